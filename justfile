@@ -1,0 +1,30 @@
+# Hauptbuch task runner. Every recipe is a plain cargo command; CI runs .ci/run and does not need just.
+
+# List the recipes.
+default:
+    @just --list
+
+# Run the whole test suite.
+test:
+    cargo test --workspace
+
+# Formatting check and clippy with warnings as errors (what CI checks).
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --all-targets -- -D warnings
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Block execution benchmark.
+bench:
+    cargo bench --bench block
+
+# Run a single-node dev chain (placeholder: the `node` command arrives with issue 3).
+run:
+    cargo run --release -- node --dev
+
+# Create a datadir with the devnet genesis.
+init:
+    cargo run --release -- init --chain devnet --datadir ./data
