@@ -1,1 +1,5 @@
-fn main(){}
+//! Integration tests: one binary, one module per area.
+
+mod blockchain_tests;
+mod chain_import;
+mod common;

@@ -1,0 +1,224 @@
+//! The engine: owns the canonical chain and is the only writer of the database.
+//!
+//! Import path ([`Engine::insert_block`]): check the block against its parent and its own header,
+//! recover senders, execute it on the parent state, compare every result with the header, then in
+//! one write transaction apply the state changes, update the trie, check the state root, store the
+//! block and move `head`. Any failure aborts the transaction, so the database is unchanged.
+//!
+//! Invariants:
+//! - `head` always names the last fully imported block; plain state and trie match it.
+//! - Blocks are appended only on top of `head` (no reorgs yet: the BFT consensus of a later issue
+//!   finalizes blocks before they reach the engine, so a canonical block is never replaced).
+
+mod error;
+mod hashed;
+
+pub use error::EngineError;
+pub use hashed::hashed_post_state;
+
+use crate::{
+    chainspec::ChainSpec,
+    execution::{self, BlockAttributes, ConsensusError, ExecutionError, validate},
+    storage::{Database, genesis_changeset},
+};
+use alloy_consensus::{Block, BlockBody, Header, Sealed, TxEnvelope, transaction::Recovered};
+use alloy_hardforks::EthereumHardforks;
+use alloy_primitives::B256;
+use revm::database::OriginalValuesKnown;
+use std::sync::Arc;
+
+/// Summary of an imported or built block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockSummary {
+    /// Block number.
+    pub number: u64,
+    /// Block hash.
+    pub hash: B256,
+    /// Number of transactions.
+    pub transactions: usize,
+    /// Gas used.
+    pub gas_used: u64,
+}
+
+/// The canonical chain over one database.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    spec: Arc<ChainSpec>,
+    db: Arc<Database>,
+}
+
+impl Engine {
+    /// An engine over an opened database.
+    pub const fn new(spec: Arc<ChainSpec>, db: Arc<Database>) -> Self {
+        Self { spec, db }
+    }
+
+    /// The chain specification.
+    pub fn spec(&self) -> &Arc<ChainSpec> {
+        &self.spec
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    /// Writes the genesis block and state if the database is empty; otherwise checks that the
+    /// database belongs to this chain. Returns the genesis hash.
+    pub fn init_genesis(&self) -> Result<B256, EngineError> {
+        let expected = self.spec.genesis_hash;
+        if let Some(stored) = self.db.provider()?.pointer("genesis")? {
+            if stored != expected {
+                return Err(
+                    crate::storage::StorageError::GenesisMismatch { stored, expected }.into(),
+                );
+            }
+            return Ok(stored);
+        }
+        let header = &self.spec.genesis_header;
+        let changes = genesis_changeset(&self.spec.alloc);
+        let writer = self.db.writer()?;
+        writer.write_state(&changes)?;
+        let root = writer.write_trie(&hashed_post_state(&changes))?;
+        if root != header.state_root {
+            return Err(EngineError::GenesisStateRoot {
+                computed: root,
+                header: header.state_root,
+            });
+        }
+        let body = BlockBody {
+            transactions: Vec::new(),
+            ommers: Vec::new(),
+            withdrawals: self
+                .spec
+                .is_shanghai_active_at_timestamp(header.timestamp)
+                .then(Default::default),
+        };
+        writer.write_block(expected, header, &body, &[])?;
+        for pointer in ["genesis", "head", "safe", "finalized"] {
+            writer.set_pointer(pointer, expected)?;
+        }
+        writer.set_meta(
+            "schema_version",
+            &crate::storage::SCHEMA_VERSION.to_be_bytes(),
+        )?;
+        writer.commit()?;
+        Ok(expected)
+    }
+
+    /// The current head header and its hash.
+    pub fn head(&self) -> Result<Sealed<Header>, EngineError> {
+        let provider = self.db.provider()?;
+        let hash = provider
+            .pointer("head")?
+            .ok_or(crate::storage::StorageError::NotInitialised)?;
+        let header = provider
+            .header(hash)?
+            .ok_or(EngineError::MissingBlock(hash))?;
+        Ok(Sealed::new_unchecked(header, hash))
+    }
+
+    /// Validates, executes and appends `block` on top of the current head.
+    pub fn insert_block(&self, block: Block<TxEnvelope>) -> Result<BlockSummary, EngineError> {
+        let hash = block.header.hash_slow();
+        let Block { header, body } = block;
+        let invalid = |error: ConsensusError| {
+            EngineError::from(ExecutionError::Invalid {
+                number: header.number,
+                hash,
+                error,
+            })
+        };
+        let provider = self.db.provider()?;
+        if provider.block_number(hash)?.is_some() {
+            return Err(EngineError::AlreadyKnown {
+                number: header.number,
+                hash,
+            });
+        }
+        let head_hash = provider
+            .pointer("head")?
+            .ok_or(crate::storage::StorageError::NotInitialised)?;
+        if header.parent_hash != head_hash {
+            return Err(EngineError::NotOnHead {
+                number: header.number,
+                parent: header.parent_hash,
+                head: head_hash,
+            });
+        }
+        let parent = provider
+            .header(head_hash)?
+            .ok_or(EngineError::MissingBlock(head_hash))?;
+        validate::validate_header(&self.spec, &header, &parent).map_err(invalid)?;
+        validate::validate_body(&self.spec, &header, &body).map_err(invalid)?;
+        let transactions = execution::recover_senders(&self.spec, &header, &body)?;
+        let outcome = execution::execute_block(
+            &self.spec,
+            provider.state()?,
+            &header,
+            hash,
+            &body,
+            &transactions,
+        )?;
+        validate::validate_outcome(&self.spec, &header, &outcome).map_err(invalid)?;
+        drop(provider);
+
+        let changes = outcome.bundle.to_plain_state(OriginalValuesKnown::Yes);
+        let writer = self.db.writer()?;
+        writer.write_state(&changes)?;
+        let root = writer.write_trie(&hashed_post_state(&changes))?;
+        if root != header.state_root {
+            writer.abort()?;
+            return Err(invalid(ConsensusError::mismatch(
+                "stateRoot",
+                header.state_root,
+                root,
+            )));
+        }
+        writer.write_block(hash, &header, &body, &outcome.receipts)?;
+        writer.set_pointer("head", hash)?;
+        writer.commit()?;
+        Ok(BlockSummary {
+            number: header.number,
+            hash,
+            transactions: body.transactions.len(),
+            gas_used: header.gas_used,
+        })
+    }
+
+    /// Builds a block on the head from `transactions` (in order), computes its state root and
+    /// commits it as the new head. Used by dev block production and benchmarks.
+    pub fn build_and_commit(
+        &self,
+        attributes: BlockAttributes,
+        transactions: impl IntoIterator<Item = Recovered<TxEnvelope>>,
+    ) -> Result<(Block<TxEnvelope>, execution::BuiltBlock), EngineError> {
+        let provider = self.db.provider()?;
+        let head = self.head()?;
+        let mut built = execution::build_block(
+            &self.spec,
+            provider.state()?,
+            head.inner(),
+            head.hash(),
+            attributes,
+            transactions,
+        )?;
+        drop(provider);
+        let changes = built
+            .outcome
+            .bundle
+            .to_plain_state(OriginalValuesKnown::Yes);
+        let writer = self.db.writer()?;
+        writer.write_state(&changes)?;
+        built.header.state_root = writer.write_trie(&hashed_post_state(&changes))?;
+        let hash = built.header.hash_slow();
+        writer.write_block(hash, &built.header, &built.body, &built.outcome.receipts)?;
+        writer.set_pointer("head", hash)?;
+        writer.commit()?;
+        let block = Block {
+            header: built.header.clone(),
+            body: built.body.clone(),
+        };
+        Ok((block, built))
+    }
+}

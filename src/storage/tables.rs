@@ -1,0 +1,44 @@
+//! redb table definitions.
+//!
+//! Keys are fixed-width big-endian byte strings so that byte order equals numeric order and
+//! range scans (all slots of one account, a run of block numbers) are contiguous.
+
+use redb::TableDefinition;
+
+/// Block hash → RLP of the header.
+pub const HEADERS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("headers");
+/// Block hash → block number.
+pub const HEADER_NUMBERS: TableDefinition<'_, [u8; 32], u64> =
+    TableDefinition::new("header_numbers");
+/// Block number → hash of the canonical block at that height.
+pub const CANONICAL: TableDefinition<'_, u64, [u8; 32]> = TableDefinition::new("canonical");
+/// Block hash → RLP of the body (transactions, ommers, withdrawals).
+pub const BODIES: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("bodies");
+/// Block hash → RLP list of the block's receipts (EIP-2718 envelopes).
+pub const RECEIPTS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("receipts");
+/// Transaction hash → block number (8 bytes BE) ‖ index in block (4 bytes BE).
+pub const TX_LOOKUP: TableDefinition<'_, [u8; 32], [u8; 12]> = TableDefinition::new("tx_lookup");
+/// Address → account (see [`super::codec::StoredAccount`]).
+pub const ACCOUNTS: TableDefinition<'_, [u8; 20], [u8; 72]> = TableDefinition::new("accounts");
+/// Address ‖ slot → value (32 bytes BE). Zero values are deleted, never stored.
+pub const STORAGE: TableDefinition<'_, [u8; 52], [u8; 32]> = TableDefinition::new("storage");
+/// Code hash → bytecode.
+pub const BYTECODES: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("bytecodes");
+/// Named pointers: forkchoice (`head`, `safe`, `finalized`), `genesis`, `schema_version`.
+pub const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+
+/// Every table, for `db stats`.
+pub const ALL_TABLE_NAMES: &[&str] = &[
+    "headers",
+    "header_numbers",
+    "canonical",
+    "bodies",
+    "receipts",
+    "tx_lookup",
+    "accounts",
+    "storage",
+    "bytecodes",
+    "meta",
+    "account_trie",
+    "storage_trie",
+];

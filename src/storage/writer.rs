@@ -1,0 +1,201 @@
+//! The write side: one [`BlockWriter`] is one redb write transaction, i.e. one atomic block.
+
+use super::{
+    codec::{StoredAccount, storage_key, storage_range, tx_location},
+    error::Result,
+    tables,
+};
+use crate::trie::{self, HashedPostState};
+use alloy_consensus::{BlockBody, Header, ReceiptEnvelope, TxEnvelope};
+use alloy_eips::Encodable2718;
+use alloy_primitives::{B256, U256};
+use redb::{ReadableTable, WriteTransaction};
+
+pub use revm::database::states::StateChangeset;
+
+/// Accumulates everything one block changes; nothing is visible to readers until
+/// [`BlockWriter::commit`], and dropping it (or [`BlockWriter::abort`]) discards it all.
+pub struct BlockWriter {
+    txn: WriteTransaction,
+}
+
+impl std::fmt::Debug for BlockWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockWriter").finish_non_exhaustive()
+    }
+}
+
+impl BlockWriter {
+    pub(crate) const fn new(txn: WriteTransaction) -> Self {
+        Self { txn }
+    }
+
+    /// The underlying transaction (for the trie).
+    pub const fn txn(&self) -> &WriteTransaction {
+        &self.txn
+    }
+
+    /// Applies plain-state changes: accounts, storage (wipes first) and new bytecode.
+    pub fn write_state(&self, changes: &StateChangeset) -> Result<()> {
+        let mut accounts = self.txn.open_table(tables::ACCOUNTS)?;
+        let mut storage = self.txn.open_table(tables::STORAGE)?;
+        let mut bytecodes = self.txn.open_table(tables::BYTECODES)?;
+        for (address, info) in &changes.accounts {
+            match info {
+                Some(info) => {
+                    let stored = StoredAccount {
+                        nonce: info.nonce,
+                        balance: info.balance,
+                        code_hash: info.code_hash,
+                    };
+                    accounts.insert(address.0.0, stored.encode())?;
+                }
+                None => {
+                    accounts.remove(address.0.0)?;
+                }
+            }
+        }
+        for change in &changes.storage {
+            if change.wipe_storage {
+                let (start, end) = storage_range(change.address);
+                storage.retain_in(start..=end, |_, _| false)?;
+            }
+            for (slot, value) in &change.storage {
+                let key = storage_key(change.address, *slot);
+                if value.is_zero() {
+                    storage.remove(key)?;
+                } else {
+                    storage.insert(key, value.to_be_bytes::<32>())?;
+                }
+            }
+        }
+        for (hash, code) in &changes.contracts {
+            if bytecodes.get(hash.0)?.is_none() {
+                bytecodes.insert(hash.0, code.original_byte_slice())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies hashed changes to the state trie and returns the new state root.
+    pub fn write_trie(&self, changes: &HashedPostState) -> Result<B256> {
+        Ok(trie::apply_changes(&self.txn, changes)?)
+    }
+
+    /// Stores a block as the new canonical block at its height, with its receipts and the
+    /// transaction index.
+    pub fn write_block(
+        &self,
+        hash: B256,
+        header: &Header,
+        body: &BlockBody<TxEnvelope>,
+        receipts: &[ReceiptEnvelope],
+    ) -> Result<()> {
+        let mut headers = self.txn.open_table(tables::HEADERS)?;
+        headers.insert(hash.0, alloy_rlp::encode(header).as_slice())?;
+        self.txn
+            .open_table(tables::HEADER_NUMBERS)?
+            .insert(hash.0, header.number)?;
+        self.txn
+            .open_table(tables::CANONICAL)?
+            .insert(header.number, hash.0)?;
+        self.txn
+            .open_table(tables::BODIES)?
+            .insert(hash.0, alloy_rlp::encode(body).as_slice())?;
+        self.txn
+            .open_table(tables::RECEIPTS)?
+            .insert(hash.0, encode_receipts(receipts).as_slice())?;
+        let mut lookup = self.txn.open_table(tables::TX_LOOKUP)?;
+        for (index, tx) in body.transactions.iter().enumerate() {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            lookup.insert(tx.trie_hash().0, tx_location(header.number, index))?;
+        }
+        Ok(())
+    }
+
+    /// Sets a named pointer (`head`, `safe`, `finalized`, `genesis`).
+    pub fn set_pointer(&self, name: &str, hash: B256) -> Result<()> {
+        self.set_meta(name, hash.as_slice())
+    }
+
+    /// Sets a raw meta value.
+    pub fn set_meta(&self, name: &str, value: &[u8]) -> Result<()> {
+        self.txn.open_table(tables::META)?.insert(name, value)?;
+        Ok(())
+    }
+
+    /// Reads a named pointer as of this transaction (including its own writes).
+    pub fn pointer(&self, name: &str) -> Result<Option<B256>> {
+        let table = self.txn.open_table(tables::META)?;
+        let value = table.get(name)?.map(|v| v.value().to_vec());
+        Ok(value
+            .filter(|v| v.len() == 32)
+            .map(|v| B256::from_slice(&v)))
+    }
+
+    /// Makes everything durable and visible atomically.
+    pub fn commit(self) -> Result<()> {
+        self.txn.commit()?;
+        Ok(())
+    }
+
+    /// Discards everything written.
+    pub fn abort(self) -> Result<()> {
+        self.txn.abort()?;
+        Ok(())
+    }
+}
+
+/// Builds a plain changeset for a set of genesis accounts.
+pub fn genesis_changeset(
+    alloc: &std::collections::BTreeMap<alloy_primitives::Address, alloy_genesis::GenesisAccount>,
+) -> StateChangeset {
+    use revm::state::{AccountInfo, Bytecode};
+    let mut changes = StateChangeset::default();
+    for (address, account) in alloc {
+        let code = account
+            .code
+            .clone()
+            .filter(|c| !c.is_empty())
+            .map(Bytecode::new_raw);
+        let code_hash = code
+            .as_ref()
+            .map_or(alloy_trie::KECCAK_EMPTY, |c| c.hash_slow());
+        if let Some(code) = code {
+            changes.contracts.push((code_hash, code));
+        }
+        changes.accounts.push((
+            *address,
+            Some(AccountInfo::new(
+                account.balance,
+                account.nonce.unwrap_or_default(),
+                code_hash,
+                Default::default(),
+            )),
+        ));
+        let slots: Vec<(U256, U256)> = account
+            .storage
+            .iter()
+            .flatten()
+            .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0)))
+            .filter(|(_, v)| !v.is_zero())
+            .collect();
+        if !slots.is_empty() {
+            changes
+                .storage
+                .push(revm::database::states::PlainStorageChangeset {
+                    address: *address,
+                    wipe_storage: false,
+                    storage: slots,
+                });
+        }
+    }
+    changes
+}
+
+/// RLP list of receipts (each in its EIP-2718 network form).
+fn encode_receipts(receipts: &[ReceiptEnvelope]) -> Vec<u8> {
+    let mut out = Vec::new();
+    alloy_rlp::encode_list::<ReceiptEnvelope, ReceiptEnvelope>(receipts, &mut out);
+    out
+}
