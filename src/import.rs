@@ -154,6 +154,13 @@ pub fn import_blocks(engine: &Engine, data: &[u8]) -> Result<ImportStats, Import
         let summary = engine
             .insert_block(block)
             .map_err(|source| ImportError::Block { index, source })?;
+        tracing::debug!(
+            target: "hauptbuch::import",
+            number = summary.number,
+            hash = %summary.hash,
+            txs = summary.transactions,
+            "imported block"
+        );
         stats.imported += 1;
         stats.transactions += summary.transactions;
         stats.last = Some(summary.clone());
