@@ -59,7 +59,7 @@ fn sigkill_during_import_leaves_a_whole_block_and_import_resumes() {
     let spec = ChainSpec::from_arg("devnet").expect("devnet");
     {
         let db = Arc::new(Database::open(&datadir).expect("database opens after SIGKILL"));
-        let engine = Engine::new(spec.clone(), db.clone());
+        let engine = Engine::new(spec, db.clone());
         let head = engine.head().expect("head");
         assert!(
             head.number >= KILL_AFTER && head.number < BLOCKS,
