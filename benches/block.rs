@@ -102,7 +102,7 @@ fn run(accounts: usize) -> [Duration; 3] {
             first = false;
         }
         let writer = db.writer().expect("writer");
-        writer.write_state(&changes).expect("seed state");
+        writer.write_state(&changes, None).expect("seed state");
         writer
             .write_trie(&hashed_post_state(&changes))
             .expect("seed trie");
@@ -154,7 +154,9 @@ fn run(accounts: usize) -> [Duration; 3] {
         root.push(started.elapsed());
 
         let started = Instant::now();
-        writer.write_state(&changes).expect("state");
+        writer
+            .write_state(&changes, Some(built.header.number))
+            .expect("state");
         let hash = built.header.hash_slow();
         writer
             .write_block(hash, &built.header, &built.body, &built.outcome.receipts)

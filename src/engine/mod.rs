@@ -78,7 +78,7 @@ impl Engine {
         let header = &self.spec.genesis_header;
         let changes = genesis_changeset(&self.spec.alloc);
         let writer = self.db.writer()?;
-        writer.write_state(&changes)?;
+        writer.write_state(&changes, None)?;
         let root = writer.write_trie(&hashed_post_state(&changes))?;
         if root != header.state_root {
             return Err(EngineError::GenesisStateRoot {
@@ -165,7 +165,7 @@ impl Engine {
 
         let changes = outcome.bundle.to_plain_state(OriginalValuesKnown::Yes);
         let writer = self.db.writer()?;
-        writer.write_state(&changes)?;
+        writer.write_state(&changes, Some(header.number))?;
         let root = writer.write_trie(&hashed_post_state(&changes))?;
         if root != header.state_root {
             writer.abort()?;
@@ -209,7 +209,7 @@ impl Engine {
             .bundle
             .to_plain_state(OriginalValuesKnown::Yes);
         let writer = self.db.writer()?;
-        writer.write_state(&changes)?;
+        writer.write_state(&changes, Some(built.header.number))?;
         built.header.state_root = writer.write_trie(&hashed_post_state(&changes))?;
         let hash = built.header.hash_slow();
         writer.write_block(hash, &built.header, &built.body, &built.outcome.receipts)?;

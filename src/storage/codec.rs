@@ -51,6 +51,22 @@ pub fn storage_range(address: Address) -> ([u8; 52], [u8; 52]) {
     )
 }
 
+/// Key of the `account_history` table.
+pub fn account_history_key(address: Address, block: u64) -> [u8; 28] {
+    let mut key = [0u8; 28];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..].copy_from_slice(&block.to_be_bytes());
+    key
+}
+
+/// Key of the `storage_history` table.
+pub fn storage_history_key(address: Address, slot: U256, block: u64) -> [u8; 60] {
+    let mut key = [0u8; 60];
+    key[..52].copy_from_slice(&storage_key(address, slot));
+    key[52..].copy_from_slice(&block.to_be_bytes());
+    key
+}
+
 /// Value of the `tx_lookup` table.
 pub fn tx_location(block: u64, index: u32) -> [u8; 12] {
     let mut out = [0u8; 12];

@@ -10,6 +10,9 @@
 //!   at any instant the database holds the last fully committed block and nothing half-written.
 //! - The plain state and the trie always describe the state after the `head` block.
 //! - Readers work on snapshots (`ReadTransaction`) and never block the writer.
+//! - History: before a block changes an account or slot, its previous value is recorded under
+//!   `key ‖ block`. The state as of block `n` is, per key, the first history entry above `n`, or
+//!   the current value when there is none. Genesis writes no history.
 
 mod codec;
 mod error;
@@ -18,7 +21,10 @@ mod state;
 pub mod tables;
 mod writer;
 
-pub use codec::{StoredAccount, decode_tx_location, storage_key, storage_range, tx_location};
+pub use codec::{
+    StoredAccount, account_history_key, decode_tx_location, storage_history_key, storage_key,
+    storage_range, tx_location,
+};
 pub use error::{Result, StorageError};
 pub use provider::Provider;
 pub use state::StateProviderDatabase;
@@ -68,6 +74,8 @@ impl Database {
         txn.open_table(tables::ACCOUNTS)?;
         txn.open_table(tables::STORAGE)?;
         txn.open_table(tables::BYTECODES)?;
+        txn.open_table(tables::ACCOUNT_HISTORY)?;
+        txn.open_table(tables::STORAGE_HISTORY)?;
         txn.open_table(tables::META)?;
         txn.open_table(crate::trie::tables::ACCOUNT_TRIE)?;
         txn.open_table(crate::trie::tables::STORAGE_TRIE)?;

@@ -164,8 +164,13 @@ impl Provider {
             .map(|v| alloy_primitives::Bytes::copy_from_slice(v.value())))
     }
 
-    /// A revm database over this snapshot's state.
+    /// A revm database over this snapshot's head state.
     pub fn state(&self) -> Result<StateProviderDatabase> {
-        StateProviderDatabase::new(&self.txn)
+        StateProviderDatabase::new(&self.txn, None)
+    }
+
+    /// A revm database over the state as it was after canonical block `number`.
+    pub fn state_at(&self, number: u64) -> Result<StateProviderDatabase> {
+        StateProviderDatabase::new(&self.txn, Some(number))
     }
 }

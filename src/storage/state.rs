@@ -9,23 +9,57 @@ use revm::{
     state::{AccountInfo, Bytecode},
 };
 
-/// Serves revm's reads (accounts, slots, code, block hashes) from a redb snapshot.
+/// Serves revm's reads (accounts, slots, code, block hashes) from a redb snapshot, either of the
+/// head state or of the state as of an older block (through the history tables).
 #[derive(Debug)]
 pub struct StateProviderDatabase {
     accounts: ReadOnlyTable<[u8; 20], [u8; 72]>,
     storage: ReadOnlyTable<[u8; 52], [u8; 32]>,
     bytecodes: ReadOnlyTable<[u8; 32], &'static [u8]>,
     canonical: ReadOnlyTable<u64, [u8; 32]>,
+    account_history: ReadOnlyTable<[u8; 28], &'static [u8]>,
+    storage_history: ReadOnlyTable<[u8; 60], [u8; 32]>,
+    /// `Some(n)`: state after block `n`; `None`: head state.
+    at_block: Option<u64>,
 }
 
 impl StateProviderDatabase {
-    pub(crate) fn new(txn: &ReadTransaction) -> Result<Self> {
+    pub(crate) fn new(txn: &ReadTransaction, at_block: Option<u64>) -> Result<Self> {
         Ok(Self {
             accounts: txn.open_table(tables::ACCOUNTS)?,
             storage: txn.open_table(tables::STORAGE)?,
             bytecodes: txn.open_table(tables::BYTECODES)?,
             canonical: txn.open_table(tables::CANONICAL)?,
+            account_history: txn.open_table(tables::ACCOUNT_HISTORY)?,
+            storage_history: txn.open_table(tables::STORAGE_HISTORY)?,
+            at_block,
         })
+    }
+
+    /// The account as of this view.
+    pub fn account(&self, address: Address) -> Result<Option<StoredAccount>> {
+        if let Some(block) = self.at_block
+            && let Some(block) = block.checked_add(1)
+        {
+            let start = super::account_history_key(address, block);
+            let end = super::account_history_key(address, u64::MAX);
+            if let Some(entry) = self.account_history.range(start..=end)?.next() {
+                let (_, value) = entry?;
+                return match <&[u8; 72]>::try_from(value.value()) {
+                    Ok(bytes) => Ok(Some(StoredAccount::decode(bytes))),
+                    Err(_) if value.value().is_empty() => Ok(None),
+                    Err(_) => Err(StorageError::Corrupt {
+                        table: "account_history",
+                        key: address.to_string(),
+                        message: format!("{} bytes, expected 0 or 72", value.value().len()),
+                    }),
+                };
+            }
+        }
+        Ok(self
+            .accounts
+            .get(address.0.0)?
+            .map(|v| StoredAccount::decode(&v.value())))
     }
 }
 
@@ -68,6 +102,15 @@ impl DatabaseRef for StateProviderDatabase {
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256> {
+        if let Some(block) = self.at_block
+            && let Some(block) = block.checked_add(1)
+        {
+            let start = super::storage_history_key(address, index, block);
+            let end = super::storage_history_key(address, index, u64::MAX);
+            if let Some(entry) = self.storage_history.range(start..=end)?.next() {
+                return Ok(U256::from_be_bytes(entry?.1.value()));
+            }
+        }
         Ok(self
             .storage
             .get(super::storage_key(address, index))?

@@ -22,6 +22,13 @@ pub const TX_LOOKUP: TableDefinition<'_, [u8; 32], [u8; 12]> = TableDefinition::
 pub const ACCOUNTS: TableDefinition<'_, [u8; 20], [u8; 72]> = TableDefinition::new("accounts");
 /// Address ‖ slot → value (32 bytes BE). Zero values are deleted, never stored.
 pub const STORAGE: TableDefinition<'_, [u8; 52], [u8; 32]> = TableDefinition::new("storage");
+/// Address ‖ block number → the account as it was *before* that block changed it (72 bytes, or
+/// empty when the account did not exist). The first entry above block `n` gives the value at `n`.
+pub const ACCOUNT_HISTORY: TableDefinition<'_, [u8; 28], &[u8]> =
+    TableDefinition::new("account_history");
+/// Address ‖ slot ‖ block number → the slot's value before that block changed it.
+pub const STORAGE_HISTORY: TableDefinition<'_, [u8; 60], [u8; 32]> =
+    TableDefinition::new("storage_history");
 /// Code hash → bytecode.
 pub const BYTECODES: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("bytecodes");
 /// Named pointers: forkchoice (`head`, `safe`, `finalized`), `genesis`, `schema_version`.
@@ -37,6 +44,8 @@ pub const ALL_TABLE_NAMES: &[&str] = &[
     "tx_lookup",
     "accounts",
     "storage",
+    "account_history",
+    "storage_history",
     "bytecodes",
     "meta",
     "account_trie",

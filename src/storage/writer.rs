@@ -1,7 +1,10 @@
 //! The write side: one [`BlockWriter`] is one redb write transaction, i.e. one atomic block.
 
 use super::{
-    codec::{StoredAccount, storage_key, storage_range, tx_location},
+    codec::{
+        StoredAccount, account_history_key, storage_history_key, storage_key, storage_range,
+        tx_location,
+    },
     error::Result,
     tables,
 };
@@ -35,12 +38,21 @@ impl BlockWriter {
         &self.txn
     }
 
-    /// Applies plain-state changes: accounts, storage (wipes first) and new bytecode.
-    pub fn write_state(&self, changes: &StateChangeset) -> Result<()> {
+    /// Applies plain-state changes: accounts, storage (wipes first) and new bytecode. With
+    /// `history = Some(block)`, the previous value of every changed key is recorded for
+    /// historical state queries.
+    pub fn write_state(&self, changes: &StateChangeset, history: Option<u64>) -> Result<()> {
         let mut accounts = self.txn.open_table(tables::ACCOUNTS)?;
         let mut storage = self.txn.open_table(tables::STORAGE)?;
         let mut bytecodes = self.txn.open_table(tables::BYTECODES)?;
+        let mut account_history = self.txn.open_table(tables::ACCOUNT_HISTORY)?;
+        let mut storage_history = self.txn.open_table(tables::STORAGE_HISTORY)?;
         for (address, info) in &changes.accounts {
+            if let Some(block) = history {
+                let previous = accounts.get(address.0.0)?.map(|v| v.value());
+                let previous: &[u8] = previous.as_ref().map_or(&[], |v| v.as_slice());
+                account_history.insert(account_history_key(*address, block), previous)?;
+            }
             match info {
                 Some(info) => {
                     let stored = StoredAccount {
@@ -58,10 +70,28 @@ impl BlockWriter {
         for change in &changes.storage {
             if change.wipe_storage {
                 let (start, end) = storage_range(change.address);
+                if let Some(block) = history {
+                    for entry in storage.range(start..=end)? {
+                        let (key, value) = entry?;
+                        let slot = U256::from_be_slice(&key.value()[20..]);
+                        storage_history.insert(
+                            storage_history_key(change.address, slot, block),
+                            value.value(),
+                        )?;
+                    }
+                }
                 storage.retain_in(start..=end, |_, _| false)?;
             }
             for (slot, value) in &change.storage {
                 let key = storage_key(change.address, *slot);
+                if let Some(block) = history {
+                    let history_key = storage_history_key(change.address, *slot, block);
+                    // A wipe above may already have recorded the pre-block value.
+                    if storage_history.get(history_key)?.is_none() {
+                        let previous = storage.get(key)?.map(|v| v.value()).unwrap_or([0u8; 32]);
+                        storage_history.insert(history_key, previous)?;
+                    }
+                }
                 if value.is_zero() {
                     storage.remove(key)?;
                 } else {

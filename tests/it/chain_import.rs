@@ -199,3 +199,43 @@ fn a_genesis_with_a_bad_field_is_rejected_naming_it() {
         "nothing is created for a bad chainspec"
     );
 }
+
+#[test]
+fn historical_state_matches_a_chain_imported_only_up_to_that_block() {
+    use revm::DatabaseRef;
+    let data = chain_rlp();
+    let items = hauptbuch_reth::import::split_rlp_items(&data).expect("split");
+    let (_full_dir, full) = temp_engine(spec());
+    full.init_genesis().expect("genesis");
+    import_blocks(&full, &data).expect("full import");
+    let full_provider = full.db().provider().expect("provider");
+    let all_accounts = full_provider.accounts().expect("accounts");
+
+    for height in [0usize, 10, 30, 45, 53] {
+        let (_dir, partial) = temp_engine(spec());
+        partial.init_genesis().expect("genesis");
+        let prefix = items
+            .get(height.wrapping_sub(1))
+            .map_or(0, |range| range.end);
+        import_blocks(&partial, &data[..prefix]).expect("partial import");
+        let expected = partial.db().provider().expect("provider");
+        let historical = full_provider
+            .state_at(height as u64)
+            .expect("state at height");
+        for (address, _) in &all_accounts {
+            let want = expected.account(*address).expect("read");
+            let got = historical.account(*address).expect("read");
+            assert_eq!(got, want, "account {address} at block {height}");
+            for (slot, _) in full_provider.storage_slots(*address).expect("slots") {
+                let want = expected.storage(*address, slot).expect("read");
+                let got = historical.storage_ref(*address, slot).expect("read");
+                assert_eq!(got, want, "slot {slot} of {address} at block {height}");
+            }
+        }
+        for (address, _) in expected.accounts().expect("accounts") {
+            for (slot, value) in expected.storage_slots(address).expect("slots") {
+                assert_eq!(historical.storage_ref(address, slot).expect("read"), value);
+            }
+        }
+    }
+}
