@@ -7,5 +7,8 @@ pub mod cli;
 pub mod engine;
 pub mod execution;
 pub mod import;
+pub mod node;
+pub mod rpc;
 pub mod storage;
 pub mod trie;
+pub mod txpool;

@@ -33,6 +33,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the node.
+    Node(Box<crate::node::NodeCommand>),
     /// Initialise a datadir with the genesis block of a chain.
     Init(init::InitCommand),
     /// Import blocks from a file of concatenated RLP blocks.
@@ -84,6 +86,7 @@ impl DatadirArgs {
 pub fn run(cli: Cli) -> eyre::Result<()> {
     init_tracing(&cli.log_filter)?;
     match cli.command {
+        Command::Node(cmd) => cmd.run(),
         Command::Init(cmd) => cmd.run(),
         Command::Import(cmd) => cmd.run(),
         Command::DumpGenesis(cmd) => cmd.run(),

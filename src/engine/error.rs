@@ -29,6 +29,9 @@ pub enum EngineError {
         /// The current head.
         head: B256,
     },
+    /// A forkchoice update broke a rule.
+    #[error("invalid forkchoice update: {0}")]
+    Forkchoice(String),
     /// A block the database points to is missing.
     #[error("block {0} is referenced but missing from the database")]
     MissingBlock(B256),

@@ -11,9 +11,11 @@
 //!   finalizes blocks before they reach the engine, so a canonical block is never replaced).
 
 mod error;
+mod forkchoice;
 mod hashed;
 
 pub use error::EngineError;
+pub use forkchoice::{BlockRef, ForkchoiceState};
 pub use hashed::hashed_post_state;
 
 use crate::{
@@ -40,17 +42,50 @@ pub struct BlockSummary {
     pub gas_used: u64,
 }
 
+/// A block that became canonical, as broadcast to subscribers (pool, RPC, ExEx).
+#[derive(Debug)]
+pub struct CanonicalBlock {
+    /// Block hash.
+    pub hash: B256,
+    /// Header.
+    pub header: Header,
+    /// Body.
+    pub body: BlockBody<TxEnvelope>,
+    /// Receipts.
+    pub receipts: Vec<alloy_consensus::ReceiptEnvelope>,
+}
+
+/// How many notifications a slow subscriber may lag behind before it misses some (it then
+/// re-reads from the database).
+const NOTIFICATION_CAPACITY: usize = 256;
+
 /// The canonical chain over one database.
 #[derive(Debug, Clone)]
 pub struct Engine {
     spec: Arc<ChainSpec>,
     db: Arc<Database>,
+    notifications: tokio::sync::broadcast::Sender<Arc<CanonicalBlock>>,
 }
 
 impl Engine {
     /// An engine over an opened database.
-    pub const fn new(spec: Arc<ChainSpec>, db: Arc<Database>) -> Self {
-        Self { spec, db }
+    pub fn new(spec: Arc<ChainSpec>, db: Arc<Database>) -> Self {
+        let (notifications, _) = tokio::sync::broadcast::channel(NOTIFICATION_CAPACITY);
+        Self {
+            spec,
+            db,
+            notifications,
+        }
+    }
+
+    /// Notifications of every block that becomes canonical, in order.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<CanonicalBlock>> {
+        self.notifications.subscribe()
+    }
+
+    fn notify(&self, block: CanonicalBlock) {
+        // No subscriber is fine (CLI import).
+        let _ = self.notifications.send(Arc::new(block));
     }
 
     /// The chain specification.
@@ -178,12 +213,19 @@ impl Engine {
         writer.write_block(hash, &header, &body, &outcome.receipts)?;
         writer.set_pointer("head", hash)?;
         writer.commit()?;
-        Ok(BlockSummary {
+        let summary = BlockSummary {
             number: header.number,
             hash,
             transactions: body.transactions.len(),
             gas_used: header.gas_used,
-        })
+        };
+        self.notify(CanonicalBlock {
+            hash,
+            header,
+            body,
+            receipts: outcome.receipts,
+        });
+        Ok(summary)
     }
 
     /// Builds a block on the head from `transactions` (in order), computes its state root and

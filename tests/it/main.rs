@@ -4,3 +4,4 @@ mod blockchain_tests;
 mod chain_import;
 mod common;
 mod crash;
+mod node;

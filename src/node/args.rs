@@ -1,0 +1,113 @@
+//! Flags of `hauptbuch-reth node`, one `Args` struct per area.
+
+use crate::{
+    cli::{ChainArgs, DatadirArgs},
+    rpc::RpcArgs,
+    txpool::PoolConfig,
+};
+use clap::Args;
+use std::{net::SocketAddr, time::Duration};
+
+/// Runs the node.
+#[derive(Debug, Args)]
+pub struct NodeCommand {
+    #[command(flatten)]
+    pub(crate) chain: ChainArgs,
+    #[command(flatten)]
+    pub(crate) datadir: DatadirArgs,
+    #[command(flatten)]
+    pub(crate) dev: DevArgs,
+    #[command(flatten)]
+    pub(crate) rpc: RpcArgs,
+    #[command(flatten)]
+    pub(crate) pool: PoolArgs,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9001).
+    #[arg(long = "metrics", value_name = "ADDR")]
+    pub(crate) metrics: Option<SocketAddr>,
+}
+
+/// Development mode.
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    /// Single-node development chain: produce blocks locally from the pool.
+    #[arg(long = "dev")]
+    pub dev: bool,
+    /// Interval between dev blocks (e.g. `1s`, `100ms`).
+    #[arg(long = "dev.block-time", default_value = "1s", value_parser = parse_duration)]
+    pub block_time: Duration,
+}
+
+/// Transaction pool limits.
+#[derive(Debug, Clone, Args)]
+pub struct PoolArgs {
+    /// Most executable transactions kept.
+    #[arg(long = "txpool.pending-max-count", default_value_t = PoolConfig::default().pending_max_count)]
+    pub pending_max_count: usize,
+    /// Most waiting (nonce-gapped) transactions kept.
+    #[arg(long = "txpool.queued-max-count", default_value_t = PoolConfig::default().queued_max_count)]
+    pub queued_max_count: usize,
+    /// Most transactions per sender.
+    #[arg(long = "txpool.max-account-slots", default_value_t = PoolConfig::default().max_account_slots)]
+    pub max_account_slots: usize,
+    /// Minimum fee bump (percent) to replace a transaction.
+    #[arg(long = "txpool.price-bump", default_value_t = PoolConfig::default().price_bump_percent)]
+    pub price_bump_percent: u64,
+}
+
+impl PoolArgs {
+    /// The pool configuration these flags describe.
+    pub fn config(&self) -> PoolConfig {
+        PoolConfig {
+            pending_max_count: self.pending_max_count,
+            queued_max_count: self.queued_max_count,
+            max_account_slots: self.max_account_slots,
+            price_bump_percent: self.price_bump_percent,
+            ..PoolConfig::default()
+        }
+    }
+}
+
+/// Parses `1s`, `250ms`, `2m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 1s or 100ms"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(value),
+        "s" => Duration::from_secs(value),
+        "m" => Duration::from_secs(value * 60),
+        _ => return Err(format!("`{text}`: unknown unit `{unit}` (use ms, s or m)")),
+    };
+    if duration.is_zero() {
+        return Err(format!("`{text}` must be greater than zero"));
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("0s").is_err());
+        assert!(
+            parse_duration("fast")
+                .expect_err("not a duration")
+                .contains("fast")
+        );
+        assert!(
+            parse_duration("5h")
+                .expect_err("hours are not supported")
+                .contains("unknown unit")
+        );
+    }
+}

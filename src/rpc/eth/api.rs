@@ -1,0 +1,397 @@
+//! [`EthApiServer`] implementation.
+
+use super::{EthApiServer, call, convert};
+use crate::{
+    engine::Engine,
+    rpc::error::{RpcError, RpcResult},
+    storage::{Provider, StateProviderDatabase},
+    txpool::{AccountReader, PoolError, TxPool},
+};
+use alloy_consensus::{BlockBody, Header, TxEnvelope};
+use alloy_eips::{BlockId, BlockNumberOrTag, RpcBlockHash};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_rpc_types_eth::{
+    Block, Index, Transaction, TransactionReceipt, TransactionRequest, state::StateOverride,
+};
+use alloy_serde::JsonStorageKey;
+use revm::DatabaseRef;
+
+/// Suggested priority fee (1 gwei), as geth's default `--miner.gasprice`-derived tip. The
+/// sequencer orders first-come-first-served, so a higher tip buys nothing but inclusion.
+const SUGGESTED_PRIORITY_FEE: u64 = 1_000_000_000;
+
+/// The `eth_` namespace over the chain database and the pool.
+#[derive(Debug, Clone)]
+pub struct EthRpc {
+    engine: Engine,
+    pool: TxPool,
+    /// Gas cap for `eth_call` / `eth_estimateGas`.
+    gas_cap: u64,
+}
+
+/// A resolved block: its number, hash and header.
+pub(crate) struct ResolvedBlock {
+    pub(crate) number: u64,
+    pub(crate) hash: B256,
+    pub(crate) header: Header,
+}
+
+impl EthRpc {
+    /// Creates the namespace.
+    pub const fn new(engine: Engine, pool: TxPool, gas_cap: u64) -> Self {
+        Self {
+            engine,
+            pool,
+            gas_cap,
+        }
+    }
+
+    fn provider(&self) -> Result<Provider, RpcError> {
+        Ok(self.engine.db().provider()?)
+    }
+
+    /// Resolves a block tag, number or hash (EIP-1898) against one snapshot.
+    pub(crate) fn resolve(
+        provider: &Provider,
+        block: BlockId,
+    ) -> Result<Option<ResolvedBlock>, RpcError> {
+        let hash = match block {
+            BlockId::Hash(RpcBlockHash {
+                block_hash,
+                require_canonical,
+            }) => {
+                let Some(number) = provider.block_number(block_hash)? else {
+                    return Ok(None);
+                };
+                if require_canonical == Some(true)
+                    && provider.canonical_hash(number)? != Some(block_hash)
+                {
+                    return Err(RpcError::InvalidParams(format!(
+                        "block {block_hash} is not canonical"
+                    )));
+                }
+                Some(block_hash)
+            }
+            BlockId::Number(tag) => match tag {
+                BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => provider.pointer("head")?,
+                BlockNumberOrTag::Safe => provider.pointer("safe")?,
+                BlockNumberOrTag::Finalized => provider.pointer("finalized")?,
+                BlockNumberOrTag::Earliest => provider.canonical_hash(0)?,
+                BlockNumberOrTag::Number(n) => provider.canonical_hash(n)?,
+            },
+        };
+        let Some(hash) = hash else { return Ok(None) };
+        let Some(header) = provider.header(hash)? else {
+            return Ok(None);
+        };
+        Ok(Some(ResolvedBlock {
+            number: header.number,
+            hash,
+            header,
+        }))
+    }
+
+    /// The state after `block` (default `latest`); an unknown block is an error.
+    pub(crate) fn state_at(
+        &self,
+        provider: &Provider,
+        block: Option<BlockId>,
+    ) -> Result<(ResolvedBlock, StateProviderDatabase), RpcError> {
+        let block = block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest));
+        let resolved = Self::resolve(provider, block)?.ok_or(RpcError::HeaderNotFound)?;
+        let head = provider.head()?.map(|h| h.number).unwrap_or_default();
+        let state = if resolved.number >= head {
+            provider.state()?
+        } else {
+            provider.state_at(resolved.number)?
+        };
+        Ok((resolved, state))
+    }
+
+    fn block(&self, block: BlockId, full: bool) -> Result<Option<Block>, RpcError> {
+        let provider = self.provider()?;
+        let Some(resolved) = Self::resolve(&provider, block)? else {
+            return Ok(None);
+        };
+        let body = self.body(&provider, resolved.hash)?;
+        Ok(Some(convert::rpc_block(
+            resolved.header,
+            resolved.hash,
+            body,
+            full,
+        )))
+    }
+
+    fn body(&self, provider: &Provider, hash: B256) -> Result<BlockBody<TxEnvelope>, RpcError> {
+        provider
+            .body(hash)?
+            .ok_or_else(|| RpcError::internal(format!("body of {hash} missing")))
+    }
+
+    fn transaction_at(
+        &self,
+        block: BlockId,
+        index: usize,
+    ) -> Result<Option<Transaction>, RpcError> {
+        let provider = self.provider()?;
+        let Some(resolved) = Self::resolve(&provider, block)? else {
+            return Ok(None);
+        };
+        let body = self.body(&provider, resolved.hash)?;
+        Ok(body
+            .transactions
+            .get(index)
+            .map(|tx| convert::rpc_transaction(tx, &resolved.header, resolved.hash, index)))
+    }
+
+    fn receipts(
+        &self,
+        provider: &Provider,
+        resolved: &ResolvedBlock,
+        index: Option<usize>,
+    ) -> Result<Vec<TransactionReceipt>, RpcError> {
+        let body = self.body(provider, resolved.hash)?;
+        let receipts = provider
+            .receipts(resolved.hash)?
+            .ok_or_else(|| RpcError::internal(format!("receipts of {} missing", resolved.hash)))?;
+        let spec = self.engine.spec();
+        let blob_gas_price = spec
+            .blob_params_at_timestamp(resolved.header.timestamp)
+            .zip(resolved.header.excess_blob_gas)
+            .map(|(params, excess)| params.calc_blob_fee(excess));
+        Ok(convert::rpc_receipts(
+            &resolved.header,
+            resolved.hash,
+            &body,
+            receipts,
+            index,
+            blob_gas_price,
+        ))
+    }
+
+    fn transaction_count_at(
+        &self,
+        address: Address,
+        block: Option<BlockId>,
+    ) -> Result<U256, RpcError> {
+        if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)))
+            && let Some(nonce) = self.pool.pending_nonce(address)
+        {
+            return Ok(U256::from(nonce));
+        }
+        let provider = self.provider()?;
+        let (_, state) = self.state_at(&provider, block)?;
+        Ok(U256::from(
+            state.account(address)?.map(|a| a.nonce).unwrap_or_default(),
+        ))
+    }
+}
+
+/// The pool reads account state from the head snapshot.
+impl AccountReader for Provider {
+    fn account(&self, address: Address) -> Result<Option<(u64, U256)>, PoolError> {
+        Self::account(self, address)
+            .map(|account| account.map(|a| (a.nonce, a.balance)))
+            .map_err(PoolError::state)
+    }
+}
+
+impl EthApiServer for EthRpc {
+    fn chain_id(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.engine.spec().chain_id))
+    }
+
+    fn block_number(&self) -> RpcResult<U64> {
+        let head = self.engine.head().map_err(RpcError::internal)?;
+        Ok(U64::from(head.number))
+    }
+
+    fn syncing(&self) -> RpcResult<bool> {
+        Ok(false)
+    }
+
+    fn gas_price(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.pool.env().next_base_fee) + U256::from(SUGGESTED_PRIORITY_FEE))
+    }
+
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
+        Ok(U256::from(SUGGESTED_PRIORITY_FEE))
+    }
+
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        let provider = self.provider()?;
+        let (_, state) = self.state_at(&provider, block)?;
+        Ok(state
+            .account(address)
+            .map_err(RpcError::from)?
+            .map(|a| a.balance)
+            .unwrap_or_default())
+    }
+
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        Ok(self.transaction_count_at(address, block)?)
+    }
+
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let provider = self.provider()?;
+        let (_, state) = self.state_at(&provider, block)?;
+        let Some(account) = state.account(address).map_err(RpcError::from)? else {
+            return Ok(Bytes::new());
+        };
+        let code = state
+            .code_by_hash_ref(account.code_hash)
+            .map_err(RpcError::from)?;
+        Ok(code.original_bytes())
+    }
+
+    fn storage_at(
+        &self,
+        address: Address,
+        slot: JsonStorageKey,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256> {
+        let provider = self.provider()?;
+        let (_, state) = self.state_at(&provider, block)?;
+        let value = state
+            .storage_ref(address, slot.as_b256().into())
+            .map_err(RpcError::from)?;
+        Ok(B256::from(value))
+    }
+
+    fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {
+        Ok(self.block(BlockId::Number(number), full)?)
+    }
+
+    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
+        Ok(self.block(BlockId::Hash(hash.into()), full)?)
+    }
+
+    fn block_transaction_count_by_number(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>> {
+        let provider = self.provider()?;
+        let Some(resolved) = Self::resolve(&provider, BlockId::Number(number))? else {
+            return Ok(None);
+        };
+        Ok(Some(U64::from(
+            self.body(&provider, resolved.hash)?.transactions.len(),
+        )))
+    }
+
+    fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        let provider = self.provider()?;
+        let Some(resolved) = Self::resolve(&provider, BlockId::Hash(hash.into()))? else {
+            return Ok(None);
+        };
+        Ok(Some(U64::from(
+            self.body(&provider, resolved.hash)?.transactions.len(),
+        )))
+    }
+
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+        let provider = self.provider()?;
+        if let Some((number, index)) = provider
+            .transaction_location(hash)
+            .map_err(RpcError::from)?
+        {
+            return Ok(self.transaction_at(BlockId::number(number), index as usize)?);
+        }
+        Ok(self
+            .pool
+            .get(&hash)
+            .map(|tx| convert::rpc_pending_transaction(&tx)))
+    }
+
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>> {
+        Ok(self.transaction_at(BlockId::Hash(hash.into()), index.0)?)
+    }
+
+    fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>> {
+        Ok(self.transaction_at(BlockId::Number(number), index.0)?)
+    }
+
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
+        let provider = self.provider()?;
+        let Some((number, index)) = provider
+            .transaction_location(hash)
+            .map_err(RpcError::from)?
+        else {
+            return Ok(None);
+        };
+        let Some(resolved) = Self::resolve(&provider, BlockId::number(number))? else {
+            return Ok(None);
+        };
+        Ok(self
+            .receipts(&provider, &resolved, Some(index as usize))?
+            .into_iter()
+            .next())
+    }
+
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+        let provider = self.provider()?;
+        let Some(resolved) = Self::resolve(&provider, block)? else {
+            return Ok(None);
+        };
+        Ok(Some(self.receipts(&provider, &resolved, None)?))
+    }
+
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+    ) -> RpcResult<Bytes> {
+        let provider = self.provider()?;
+        let (resolved, state) = self.state_at(&provider, block)?;
+        let spec = self.engine.spec();
+        Ok(call::call(
+            spec,
+            state,
+            &resolved.header,
+            request,
+            state_overrides,
+            self.gas_cap,
+        )?)
+    }
+
+    fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+    ) -> RpcResult<U64> {
+        let provider = self.provider()?;
+        let (resolved, state) = self.state_at(&provider, block)?;
+        let spec = self.engine.spec();
+        let gas = call::estimate_gas(
+            spec,
+            state,
+            &resolved.header,
+            request,
+            state_overrides,
+            self.gas_cap,
+        )?;
+        Ok(U64::from(gas))
+    }
+
+    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+        let provider = self.provider()?;
+        match self.pool.add_raw(&raw, &provider) {
+            Ok(added) => Ok(added.hash),
+            Err(err) => Err(RpcError::Custom {
+                code: err.code(),
+                message: err.to_string(),
+            }
+            .into()),
+        }
+    }
+}

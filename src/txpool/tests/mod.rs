@@ -1,0 +1,1 @@
+//! Unit tests of the pool, with transactions signed by real keys.

@@ -1,0 +1,243 @@
+//! End-to-end tests of `hauptbuch-reth node`: a real process on ephemeral ports, driven over
+//! JSON-RPC like a wallet would.
+
+use crate::common::{DEV_KEYS, binary, transfer};
+use alloy_eips::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_rpc_types_eth::{Block, TransactionReceipt};
+use jsonrpsee::{
+    core::client::ClientT,
+    http_client::{HttpClient, HttpClientBuilder},
+    rpc_params,
+};
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// Upper bound for anything a test waits for.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A node process, killed on drop.
+pub(crate) struct NodeProcess {
+    child: Child,
+    pub(crate) http: String,
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl NodeProcess {
+    /// Starts `node` with `args` on `datadir`, HTTP on an ephemeral port.
+    pub(crate) fn start(datadir: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(binary())
+            .args([
+                "node",
+                "--http",
+                "--http.port",
+                "0",
+                "--http.api",
+                "eth,net,web3,txpool",
+            ])
+            .arg("--datadir")
+            .arg(datadir)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn node");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let http = loop {
+            let line = rx
+                .recv_timeout(TIMEOUT)
+                .expect("node prints its HTTP address");
+            if line.starts_with("http://") {
+                break line;
+            }
+        };
+        Self { child, http }
+    }
+
+    pub(crate) fn client(&self) -> HttpClient {
+        HttpClientBuilder::default()
+            .build(&self.http)
+            .expect("client")
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub(crate) fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "node exited with {status}");
+                return;
+            }
+            assert!(
+                started.elapsed() < TIMEOUT,
+                "node did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Polls `f` until it returns `Some`, failing after [`TIMEOUT`].
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = f().await {
+            return value;
+        }
+        assert!(started.elapsed() < TIMEOUT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn raw_transfer(key: usize, nonce: u64, to: Address, value: u64) -> Bytes {
+    let signer = DEV_KEYS[key].parse().expect("key");
+    let tx = transfer(&signer, 31_337_420, nonce, to, value);
+    tx.into_inner().encoded_2718().into()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_node_mines_a_wallet_transfer_and_serves_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(dir.path(), &["--dev", "--dev.block-time", "100ms"]);
+    let client = node.client();
+
+    let chain_id: U64 = client
+        .request("eth_chainId", rpc_params![])
+        .await
+        .expect("chainId");
+    assert_eq!(chain_id, U64::from(31_337_420));
+    let version: String = client
+        .request("net_version", rpc_params![])
+        .await
+        .expect("net_version");
+    assert_eq!(version, "31337420");
+
+    let to = Address::repeat_byte(0x42);
+    let hash: B256 = client
+        .request(
+            "eth_sendRawTransaction",
+            rpc_params![raw_transfer(0, 0, to, 12_345)],
+        )
+        .await
+        .expect("send");
+    let receipt: TransactionReceipt = eventually("receipt", || async {
+        client
+            .request::<Option<TransactionReceipt>, _>(
+                "eth_getTransactionReceipt",
+                rpc_params![hash],
+            )
+            .await
+            .expect("receipt call")
+    })
+    .await;
+    assert!(receipt.status());
+    assert_eq!(receipt.gas_used, 21_000);
+    let balance: U256 = client
+        .request("eth_getBalance", rpc_params![to, "latest"])
+        .await
+        .expect("balance");
+    assert_eq!(balance, U256::from(12_345));
+
+    let number = receipt.block_number.expect("mined");
+    let block: Block = client
+        .request::<Option<Block>, _>(
+            "eth_getBlockByNumber",
+            rpc_params![U64::from(number), false],
+        )
+        .await
+        .expect("block")
+        .expect("block exists");
+    assert_eq!(block.header.hash, receipt.block_hash.expect("hash"));
+    assert!(block.transactions.hashes().any(|h| h == hash));
+
+    // Wallet-facing errors use the words wallets parse.
+    let err = client
+        .request::<B256, _>(
+            "eth_sendRawTransaction",
+            rpc_params![raw_transfer(0, 0, to, 1)],
+        )
+        .await
+        .expect_err("replayed nonce");
+    assert!(err.to_string().contains("nonce too low"), "{err}");
+    let err = client
+        .request::<B256, _>(
+            "eth_sendRawTransaction",
+            rpc_params![Bytes::from_static(&[0x02, 0xff])],
+        )
+        .await
+        .expect_err("garbage");
+    assert!(!err.to_string().is_empty());
+
+    // Blocks keep coming every ~100 ms and `safe` follows `latest`.
+    let later: U64 = eventually("more blocks", || async {
+        let n: U64 = client
+            .request("eth_blockNumber", rpc_params![])
+            .await
+            .expect("number");
+        (n.to::<u64>() >= number + 3).then_some(n)
+    })
+    .await;
+    assert!(later.to::<u64>() > number);
+    let safe: Block = client
+        .request::<Option<Block>, _>("eth_getBlockByNumber", rpc_params!["safe", false])
+        .await
+        .expect("safe")
+        .expect("exists");
+    assert!(safe.header.number >= number);
+    node.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pending_transactions_survive_a_graceful_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // No --dev: nothing is mined, the transaction stays in the pool.
+    let node = NodeProcess::start(dir.path(), &[]);
+    let client = node.client();
+    let hash: B256 = client
+        .request(
+            "eth_sendRawTransaction",
+            rpc_params![raw_transfer(1, 0, Address::ZERO, 1)],
+        )
+        .await
+        .expect("send");
+    node.terminate();
+
+    let node = NodeProcess::start(dir.path(), &[]);
+    let client = node.client();
+    let status: serde_json::Value = client
+        .request("txpool_status", rpc_params![])
+        .await
+        .expect("status");
+    assert_eq!(status["pending"], "0x1", "{status}");
+    let tx: serde_json::Value = client
+        .request("eth_getTransactionByHash", rpc_params![hash])
+        .await
+        .expect("tx");
+    assert_eq!(tx["hash"], serde_json::json!(hash));
+    node.terminate();
+}
