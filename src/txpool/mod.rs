@@ -52,11 +52,12 @@
 //!
 //! # New head
 //!
-//! [`TxPool::on_new_head`] takes the new [`PoolEnv`], removes the mined transactions, re-reads
-//! every pooled sender's account and drops transactions whose nonce is used, that the balance no
-//! longer covers or whose gas limit no longer fits in a block; later nonces of a dropped one
-//! become queued. Intrinsic gas and type rules are not re-checked at a fork boundary; the block
-//! builder rejects what a fork made invalid.
+//! [`TxPool::on_new_head`] takes the new [`PoolEnv`] and removes the mined transactions (a mined
+//! nonce also advances the sender's known nonce, so this works even if its account cannot be
+//! read). It then re-reads every pooled sender's account and drops transactions whose nonce is
+//! used, that the balance no longer covers or whose gas limit no longer fits in a block; later
+//! nonces of a dropped one become queued. Intrinsic gas and type rules are not re-checked at a
+//! fork boundary; the block builder rejects what a fork made invalid.
 //!
 //! # Invariants
 //!
@@ -65,6 +66,14 @@
 //! - Pending of a sender = the gapless run from the account nonce; queued = the rest.
 //! - Each hash is in the pool at most once; each (sender, nonce) at most once.
 //! - Sequence numbers only grow, are unique, and survive replacement.
+//!
+//! # Assumptions
+//!
+//! - The [`AccountReader`] given to every call reflects the latest canonical head, and the node
+//!   calls [`TxPool::on_new_head`] for every new head.
+//! - Heads are final (BFT): there are no reorgs, so nothing dropped is ever re-injected.
+//! - [`TxPool::add_transaction`] trusts the sender in its [`Recovered`] argument; untrusted bytes
+//!   go through [`TxPool::add_raw`], which recovers it.
 //!
 //! # Concurrency
 //!
@@ -238,9 +247,10 @@ impl TxPool {
         let (nonce, balance) = state.account(valid.tx.signer())?.unwrap_or_default();
         validate::check_account(&valid, nonce, balance)?;
         let mut changes = Changes::default();
-        let pending = self.write().insert(valid, nonce, balance, &mut changes)?;
+        let result = self.write().insert(valid, nonce, balance, &mut changes);
+        // Even a rejected transaction may have brought its sender up to date (promotions).
         self.notify(&changes);
-        Ok(pending)
+        result
     }
 
     /// Executable transactions in first-come-first-served order (per sender in nonce order), at
@@ -259,7 +269,7 @@ impl TxPool {
         let senders = {
             let mut pool = self.write();
             pool.env = env;
-            pool.remove(mined, &mut changes);
+            pool.remove_mined(mined, &mut changes);
             pool.senders()
         };
         // Read outside the lock; a transaction added meanwhile was checked against the same head.
@@ -294,7 +304,10 @@ impl TxPool {
     /// become queued.
     pub fn remove(&self, hashes: &[B256]) {
         let mut changes = Changes::default();
-        self.write().remove(hashes, &mut changes);
+        let mut pool = self.write();
+        pool.remove(hashes, &mut changes);
+        // Demoted transactions may overflow the queued set.
+        pool.enforce_limits(&mut changes);
     }
 
     /// A pooled transaction by hash.
@@ -393,6 +406,11 @@ impl TxPool {
                 let _ = self.inner.new_pending.send(*hash);
             }
         }
+    }
+
+    #[cfg(test)]
+    fn assert_invariants(&self) {
+        self.read().assert_invariants();
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Pool> {

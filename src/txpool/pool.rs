@@ -120,6 +120,8 @@ impl Pool {
         let sender = valid.tx.signer();
         let tx_nonce = valid.tx.nonce();
         self.sync_account(sender, nonce, balance, changes);
+        // Syncing may have promoted or demoted; the checks below assume both sets fit.
+        self.enforce_limits(changes);
 
         if let Some(txs) = self.senders.get_mut(&sender)
             && let Some(old) = txs.txs.get_mut(&tx_nonce)
@@ -231,7 +233,29 @@ impl Pool {
         self.finish_sender(sender, before, removed, changes);
     }
 
-    /// Removes transactions by hash; unknown hashes are ignored.
+    /// Removes transactions included in a block; unknown hashes are ignored. A mined nonce `n`
+    /// means the account nonce is past `n`, so the sender's lower nonces go too and its later
+    /// ones stay pending even before its account is read again.
+    pub(super) fn remove_mined(&mut self, hashes: &[B256], changes: &mut Changes) {
+        for hash in hashes {
+            let Some(&(sender, nonce)) = self.by_hash.get(hash) else {
+                continue;
+            };
+            let Some(txs) = self.senders.get_mut(&sender) else {
+                continue;
+            };
+            let before = (txs.nonce, txs.pending);
+            txs.nonce = txs.nonce.max(nonce.saturating_add(1));
+            let current = txs.txs.split_off(&txs.nonce);
+            let removed = std::mem::replace(&mut txs.txs, current)
+                .into_values()
+                .collect();
+            self.finish_sender(sender, before, removed, changes);
+        }
+    }
+
+    /// Removes transactions by hash; unknown hashes are ignored. Later nonces of their senders
+    /// become queued.
     pub(super) fn remove(&mut self, hashes: &[B256], changes: &mut Changes) {
         for hash in hashes {
             if let Some(&(sender, nonce)) = self.by_hash.get(hash) {
@@ -406,4 +430,32 @@ fn check_replacement(old: &ValidTx, new: &ValidTx, bump: u64) -> Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+impl Pool {
+    /// Panics if an invariant of the pool does not hold.
+    pub(super) fn assert_invariants(&self) {
+        let (mut total, mut pending) = (0, 0);
+        for (sender, txs) in &self.senders {
+            assert!(!txs.txs.is_empty(), "empty sender {sender}");
+            assert_eq!(txs.pending, txs.count_pending(), "pending run of {sender}");
+            assert!(txs.txs.len() <= self.config.max_account_slots);
+            for (&nonce, tx) in &txs.txs {
+                assert!(nonce >= txs.nonce, "stale nonce {nonce} of {sender}");
+                assert_eq!(tx.valid.tx.signer(), *sender);
+                assert_eq!(tx.valid.tx.nonce(), nonce);
+                assert_eq!(self.by_hash.get(&tx.valid.hash), Some(&(*sender, nonce)));
+                assert_eq!(self.by_arrival.get(&tx.seq), Some(&(*sender, nonce)));
+                assert!(tx.seq < self.next_seq);
+            }
+            total += txs.txs.len();
+            pending += txs.pending;
+        }
+        assert_eq!(self.by_hash.len(), total);
+        assert_eq!(self.by_arrival.len(), total);
+        assert_eq!(self.pending, pending);
+        assert!(self.pending <= self.config.pending_max_count);
+        assert!(self.queued_count() <= self.config.queued_max_count);
+    }
 }

@@ -22,6 +22,10 @@ use revm::{
 
 /// EIP-2718 type byte of blob transactions, which this rollup does not carry.
 const EIP4844_TX_TYPE: u8 = 0x03;
+/// Typed transactions this pool decodes: EIP-2930, EIP-1559, EIP-7702.
+const KNOWN_TX_TYPES: [u8; 3] = [0x01, 0x02, 0x04];
+/// Largest EIP-2718 type byte.
+const MAX_TX_TYPE: u8 = 0x7f;
 
 /// A transaction that passed every check that needs no account state, with the figures the pool
 /// keeps about it.
@@ -52,15 +56,24 @@ pub(super) fn decode(raw: &[u8], config: &PoolConfig) -> Result<TxEnvelope> {
     }
     // A blob transaction sent in network form (with sidecar) would not even decode as a
     // `TxEnvelope`; name the real reason instead of a decoding error.
-    if raw.first() == Some(&EIP4844_TX_TYPE) {
-        return Err(blob_not_supported());
+    match raw.first() {
+        None => return Err(PoolError::Decode("empty input".to_string())),
+        Some(&EIP4844_TX_TYPE) => return Err(blob_not_supported()),
+        // EIP-2718 type bytes are 0x00..=0x7f; legacy transactions start with an RLP list
+        // header (0xc0..). The decoder reports unknown types only as a generic RLP error.
+        Some(&ty) if ty <= MAX_TX_TYPE && !KNOWN_TX_TYPES.contains(&ty) => {
+            return Err(unknown_type(ty));
+        }
+        _ => {}
     }
     TxEnvelope::decode_2718_exact(raw).map_err(|error| match error {
-        Eip2718Error::UnexpectedType(ty) => {
-            PoolError::TxTypeNotSupported(format!("unknown transaction type {ty:#04x}"))
-        }
+        Eip2718Error::UnexpectedType(ty) => unknown_type(ty),
         other => PoolError::Decode(other.to_string()),
     })
+}
+
+fn unknown_type(ty: u8) -> PoolError {
+    PoolError::TxTypeNotSupported(format!("unknown transaction type {ty:#04x}"))
 }
 
 /// Recovers the sender. `recover_signer` enforces EIP-2 (low `s`), as every fork since
