@@ -21,9 +21,9 @@ fmt:
 bench:
     cargo bench --bench block
 
-# Run a single-node dev chain (placeholder: the `node` command arrives with issue 3).
+# Run a single-node dev chain with HTTP (8545) and WS (8546) JSON-RPC.
 run:
-    cargo run --release -- node --dev
+    cargo run --release -- node --dev --http --ws
 
 # Create a datadir with the devnet genesis.
 init:
