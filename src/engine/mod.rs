@@ -229,7 +229,8 @@ impl Engine {
     }
 
     /// Builds a block on the head from `transactions` (in order), computes its state root and
-    /// commits it as the new head. Used by dev block production and benchmarks.
+    /// commits it as the new head, then notifies subscribers like [`Engine::insert_block`]. Used by
+    /// dev block production and benchmarks.
     pub fn build_and_commit(
         &self,
         attributes: BlockAttributes,
@@ -261,6 +262,12 @@ impl Engine {
             header: built.header.clone(),
             body: built.body.clone(),
         };
+        self.notify(CanonicalBlock {
+            hash,
+            header: built.header.clone(),
+            body: built.body.clone(),
+            receipts: built.outcome.receipts.clone(),
+        });
         Ok((block, built))
     }
 }

@@ -19,7 +19,13 @@ pub use args::{DevArgs, NodeCommand, PoolArgs, parse_duration};
 
 use crate::{
     engine::Engine,
-    rpc::{RpcModules, eth::EthRpc, net::NetRpc, start_servers, txpool::TxpoolRpc},
+    rpc::{
+        RpcModules,
+        eth::{EthFilterRpc, EthPubSubRpc, EthRpc},
+        net::NetRpc,
+        start_servers,
+        txpool::TxpoolRpc,
+    },
     storage::Database,
     txpool::{PoolEnv, TxPool},
 };
@@ -88,6 +94,8 @@ impl NodeCommand {
 
         let modules = RpcModules {
             eth: EthRpc::new(engine.clone(), pool.clone(), self.rpc.gas_cap),
+            eth_filter: EthFilterRpc::new(engine.clone(), pool.clone()),
+            eth_pubsub: EthPubSubRpc::new(engine.clone(), pool.clone()),
             net: NetRpc::new(spec.chain_id),
             txpool: TxpoolRpc::new(pool.clone()),
         };

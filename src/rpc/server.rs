@@ -1,7 +1,9 @@
 //! Server setup: flags, namespace selection, limits, CORS, HTTP and WS listeners.
 
 use super::{
-    eth::{EthApiServer, EthRpc},
+    eth::{
+        EthApiServer, EthFilterApiServer, EthFilterRpc, EthPubSubApiServer, EthPubSubRpc, EthRpc,
+    },
     net::{NetApiServer, NetRpc},
     txpool::{TxpoolApiServer, TxpoolRpc},
     web3::{Web3ApiServer, Web3Rpc},
@@ -89,6 +91,10 @@ impl Default for RpcArgs {
 pub struct RpcModules {
     /// `eth_`.
     pub eth: EthRpc,
+    /// `eth_` logs and filters.
+    pub eth_filter: EthFilterRpc,
+    /// `eth_` subscriptions (WS only; jsonrpsee refuses them over HTTP).
+    pub eth_pubsub: EthPubSubRpc,
     /// `net_`.
     pub net: NetRpc,
     /// `txpool_`.
@@ -101,7 +107,10 @@ impl RpcModules {
         let mut module = RpcModule::new(());
         for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
             let result = match name {
-                "eth" => module.merge(self.eth.clone().into_rpc()),
+                "eth" => module
+                    .merge(self.eth.clone().into_rpc())
+                    .and_then(|()| module.merge(self.eth_filter.clone().into_rpc()))
+                    .and_then(|()| module.merge(self.eth_pubsub.clone().into_rpc())),
                 "net" => module.merge(self.net.into_rpc()),
                 "web3" => module.merge(Web3Rpc.into_rpc()),
                 "txpool" => module.merge(self.txpool.clone().into_rpc()),

@@ -4,4 +4,5 @@ mod blockchain_tests;
 mod chain_import;
 mod common;
 mod crash;
+mod logs;
 mod node;

@@ -24,6 +24,8 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) struct NodeProcess {
     child: Child,
     pub(crate) http: String,
+    /// The WS address, when started with `--ws`.
+    pub(crate) ws: Option<String>,
 }
 
 impl Drop for NodeProcess {
@@ -67,7 +69,18 @@ impl NodeProcess {
                 break line;
             }
         };
-        Self { child, http }
+        // The WS address follows the HTTP one.
+        let ws = args.contains(&"--ws").then(|| {
+            let line = rx
+                .recv_timeout(TIMEOUT)
+                .expect("node prints its WS address");
+            assert!(
+                line.starts_with("ws://"),
+                "expected the WS address, got {line}"
+            );
+            line
+        });
+        Self { child, http, ws }
     }
 
     pub(crate) fn client(&self) -> HttpClient {

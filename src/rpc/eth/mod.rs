@@ -4,8 +4,15 @@
 mod api;
 mod call;
 pub(crate) mod convert;
+mod filter;
+mod pubsub;
 
 pub use api::EthRpc;
+pub use filter::{
+    EthFilterApiServer, EthFilterRpc, FILTER_TIMEOUT, FilterParam, MAX_BLOCK_RANGE,
+    MAX_LOGS_PER_RESPONSE,
+};
+pub use pubsub::{EthPubSubApiServer, EthPubSubRpc, SEND_TIMEOUT};
 
 use crate::rpc::error::RpcResult;
 use alloy_eips::{BlockId, BlockNumberOrTag};
