@@ -192,3 +192,96 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        chainspec::ChainSpec,
+        execution::BlockAttributes,
+        storage::Database,
+        txpool::{PoolConfig, PoolEnv},
+    };
+    use revm::primitives::hardfork::SpecId;
+    use std::sync::Arc;
+
+    fn engine(dir: &std::path::Path) -> Engine {
+        let spec = ChainSpec::from_arg("devnet").expect("devnet");
+        let engine = Engine::new(spec, Arc::new(Database::open(dir).expect("database")));
+        engine.init_genesis().expect("genesis");
+        engine
+    }
+
+    fn empty_block(engine: &Engine) {
+        let head = engine.head().expect("head");
+        let attributes = BlockAttributes {
+            timestamp: head.timestamp + 1,
+            gas_limit: head.gas_limit,
+            ..Default::default()
+        };
+        engine
+            .build_and_commit(attributes, Vec::new())
+            .expect("block");
+    }
+
+    async fn notification(
+        rx: &mut tokio::sync::mpsc::Receiver<Box<serde_json::value::RawValue>>,
+    ) -> serde_json::Value {
+        let raw = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("notification in time")
+            .expect("open");
+        serde_json::from_str(raw.get()).expect("json")
+    }
+
+    /// The test runtime has one thread: the subscription task cannot run while the test commits
+    /// blocks, so it falls as far behind as the test wants, deterministically.
+    #[tokio::test]
+    async fn heads_arrive_in_order_and_a_subscriber_a_whole_ring_behind_is_closed_with_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = engine(dir.path());
+        let env = PoolEnv {
+            chain_id: engine.spec().chain_id,
+            spec_id: SpecId::PRAGUE,
+            next_base_fee: 1_000_000_000,
+            block_gas_limit: 30_000_000,
+        };
+        let pool = TxPool::new(PoolConfig::default(), env);
+        let module = EthPubSubRpc::new(engine.clone(), pool).into_rpc();
+        let subscribe =
+            r#"{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}"#;
+
+        let (response, mut heads) = module
+            .raw_json_request(subscribe, 1024)
+            .await
+            .expect("subscribe");
+        assert!(response.get().contains("result"), "{response}");
+        for _ in 0..3 {
+            empty_block(&engine);
+        }
+        for number in 1..=3u64 {
+            let head = notification(&mut heads).await;
+            assert_eq!(head["method"], "eth_subscription");
+            assert_eq!(head["params"]["result"]["number"], format!("0x{number:x}"));
+        }
+
+        let (_, mut lagging) = module
+            .raw_json_request(subscribe, 1024)
+            .await
+            .expect("subscribe");
+        // More blocks than the engine's notification ring holds, without the subscriber running.
+        for _ in 0..300 {
+            empty_block(&engine);
+        }
+        let closing = notification(&mut lagging).await;
+        let error = closing["params"]["error"].as_str().unwrap_or_default();
+        assert!(error.contains("subscriber too slow"), "{closing}");
+        assert!(
+            tokio::time::timeout(Duration::from_secs(10), lagging.recv())
+                .await
+                .expect("closed in time")
+                .is_none(),
+            "nothing after the closing error"
+        );
+    }
+}
