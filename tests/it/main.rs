@@ -1,8 +1,10 @@
 //! Integration tests: one binary, one module per area.
 
 mod blockchain_tests;
+mod cast;
 mod chain_import;
 mod common;
 mod crash;
 mod logs;
 mod node;
+mod rpc_compat;

@@ -1,6 +1,6 @@
 //! [`EthApiServer`] implementation.
 
-use super::{EthApiServer, call, convert};
+use super::{EthApiServer, access_list, call, convert, fees, proof};
 use crate::{
     engine::Engine,
     rpc::error::{RpcError, RpcResult},
@@ -11,9 +11,9 @@ use alloy_consensus::{BlockBody, Header, TxEnvelope};
 use alloy_eips::{BlockId, BlockNumberOrTag, RpcBlockHash};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{
-    Block, Index, Transaction, TransactionReceipt, TransactionRequest, state::StateOverride,
+    AccessListResult, Block, EIP1186AccountProofResponse, FeeHistory, Index, Transaction,
+    TransactionReceipt, TransactionRequest, state::StateOverride,
 };
-use alloy_serde::JsonStorageKey;
 use revm::DatabaseRef;
 
 /// Suggested priority fee (1 gwei), as geth's default `--miner.gasprice`-derived tip. The
@@ -187,6 +187,26 @@ impl EthRpc {
     }
 }
 
+/// Parses a storage slot the way geth does: hex, at most 32 bytes, leading zeros allowed.
+fn parse_storage_key(text: &str) -> Result<U256, RpcError> {
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    if digits.len() > 64 {
+        return Err(RpcError::InvalidParams(format!(
+            "storage key too long (want at most 32 bytes): {text:?}"
+        )));
+    }
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(RpcError::InvalidParams(format!(
+            "invalid hex in storage key: {text:?}"
+        )));
+    }
+    U256::from_str_radix(digits, 16)
+        .map_err(|_| RpcError::InvalidParams(format!("invalid hex in storage key: {text:?}")))
+}
+
 /// The pool reads account state from the head snapshot.
 impl AccountReader for Provider {
     fn account(&self, address: Address) -> Result<Option<(u64, U256)>, PoolError> {
@@ -247,15 +267,69 @@ impl EthApiServer for EthRpc {
     fn storage_at(
         &self,
         address: Address,
-        slot: JsonStorageKey,
+        slot: String,
         block: Option<BlockId>,
     ) -> RpcResult<B256> {
+        let slot = parse_storage_key(&slot)?;
         let provider = self.provider()?;
         let (_, state) = self.state_at(&provider, block)?;
-        let value = state
-            .storage_ref(address, slot.as_b256().into())
-            .map_err(RpcError::from)?;
+        let value = state.storage_ref(address, slot).map_err(RpcError::from)?;
         Ok(B256::from(value))
+    }
+
+    fn base_fee(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.pool.env().next_base_fee))
+    }
+
+    fn blob_base_fee(&self) -> RpcResult<U256> {
+        let head = self.engine.head().map_err(RpcError::internal)?;
+        Ok(U256::from(
+            fees::next_blob_base_fee(self.engine.spec(), head.inner()).unwrap_or(1),
+        ))
+    }
+
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        let provider = self.provider()?;
+        Ok(fees::fee_history(
+            self.engine.spec(),
+            &provider,
+            block_count.to(),
+            newest,
+            reward_percentiles,
+        )?)
+    }
+
+    fn proof(
+        &self,
+        address: Address,
+        slots: Vec<alloy_serde::JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse> {
+        let provider = self.provider()?;
+        let block = block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest));
+        let resolved = Self::resolve(&provider, block)?.ok_or(RpcError::HeaderNotFound)?;
+        Ok(proof::account_proof(&provider, &resolved, address, slots)?)
+    }
+
+    fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult> {
+        let provider = self.provider()?;
+        let (resolved, state) = self.state_at(&provider, block)?;
+        Ok(access_list::create_access_list(
+            self.engine.spec(),
+            state,
+            &resolved.header,
+            request,
+            self.gas_cap,
+        )?)
     }
 
     fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {

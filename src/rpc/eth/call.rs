@@ -10,10 +10,12 @@ use alloy_consensus::Header;
 use alloy_evm::{
     EthEvmFactory, Evm, EvmEnv, EvmFactory, overrides::apply_state_overrides, rpc::TryIntoTxEnv,
 };
-use alloy_primitives::Bytes;
+use alloy_primitives::{Bytes, TxKind};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
+use revm::Database;
 use revm::{
     context::TxEnv,
+    context_interface::Cfg,
     context_interface::result::{EVMError, ExecutionResult, InvalidTransaction},
     database::{CacheDB, WrapDatabaseRef},
 };
@@ -21,10 +23,10 @@ use revm::{
 /// Lowest gas any transaction can use.
 const MIN_TRANSACTION_GAS: u64 = 21_000;
 
-type CallDb = CacheDB<WrapDatabaseRef<StateProviderDatabase>>;
+pub(super) type CallDb = CacheDB<WrapDatabaseRef<StateProviderDatabase>>;
 
 /// Sets up an EVM over `state` for requests against `header`.
-fn prepare(
+pub(super) fn prepare(
     spec: &ChainSpec,
     state: StateProviderDatabase,
     header: &Header,
@@ -42,10 +44,21 @@ fn prepare(
     env.cfg_env.disable_base_fee = true;
     env.cfg_env.disable_eip3607 = true;
     let requested_gas = request.gas;
+    let without_fees = request.gas_price.is_none()
+        && request.max_fee_per_gas.is_none()
+        && request.max_priority_fee_per_gas.is_none();
     let mut tx: TxEnv = request
         .try_into_tx_env(&env)
         .map_err(|e| RpcError::InvalidParams(e.to_string()))?;
-    tx.gas_limit = requested_gas.unwrap_or(header.gas_limit).min(gas_cap);
+    // The block's limit by default, never above the RPC cap or the fork's per-tx cap (Osaka).
+    tx.gas_limit = requested_gas
+        .unwrap_or(header.gas_limit)
+        .min(gas_cap)
+        .min(env.cfg_env.tx_gas_limit_cap());
+    // A request without fees runs at gas price zero, and, like geth, sees a zero BASEFEE.
+    if without_fees {
+        env.block_env.basefee = 0;
+    }
     let mut db = CacheDB::new(WrapDatabaseRef(state));
     if let Some(overrides) = overrides {
         apply_state_overrides(overrides, &mut db)
@@ -80,7 +93,7 @@ where
 }
 
 /// Errors of `transact` in the words wallets expect.
-trait IntoRpcError {
+pub(super) trait IntoRpcError {
     fn into_rpc(self) -> RpcError;
 }
 
@@ -128,8 +141,30 @@ pub(crate) fn estimate_gas(
     overrides: Option<StateOverride>,
     gas_cap: u64,
 ) -> Result<u64, RpcError> {
-    let (db, env, mut tx) = prepare(spec, state, header, request, overrides, gas_cap)?;
+    let plain_transfer = request.input.input().is_none_or(|input| input.is_empty())
+        && request
+            .authorization_list
+            .as_ref()
+            .is_none_or(Vec::is_empty);
+    let (mut db, env, mut tx) = prepare(spec, state, header, request, overrides, gas_cap)?;
+    // A value transfer to an account without code costs exactly the base 21,000 gas: try that
+    // first, as geth does, before searching.
+    let mut transfer_only = false;
+    if plain_transfer && let TxKind::Call(to) = tx.kind {
+        let code = db
+            .basic(to)
+            .map_err(RpcError::internal)?
+            .and_then(|account| account.code);
+        transfer_only = code.is_none_or(|code| code.is_empty());
+    }
     let mut evm = EthEvmFactory::default().create_evm(db, env);
+    if transfer_only && tx.gas_limit >= MIN_TRANSACTION_GAS {
+        let mut transfer = tx.clone();
+        transfer.gas_limit = MIN_TRANSACTION_GAS;
+        if matches!(attempt(&mut evm, transfer)?, Attempt::Success { .. }) {
+            return Ok(MIN_TRANSACTION_GAS);
+        }
+    }
     let mut hi = tx.gas_limit;
     let gas_used = match attempt(&mut evm, tx.clone())? {
         Attempt::Success { gas_used, .. } => gas_used,

@@ -1,10 +1,13 @@
 //! The `eth_` namespace: the jsonrpsee trait ([`EthApiServer`]) and its implementation
 //! ([`EthRpc`]) over the engine's database and the transaction pool.
 
+mod access_list;
 mod api;
 mod call;
 pub(crate) mod convert;
+mod fees;
 mod filter;
+mod proof;
 mod pubsub;
 
 pub use api::EthRpc;
@@ -18,9 +21,9 @@ use crate::rpc::error::RpcResult;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{
-    Block, Index, Transaction, TransactionReceipt, TransactionRequest, state::StateOverride,
+    AccessListResult, Block, EIP1186AccountProofResponse, FeeHistory, Index, Transaction,
+    TransactionReceipt, TransactionRequest, state::StateOverride,
 };
-use alloy_serde::JsonStorageKey;
 use jsonrpsee::proc_macros::rpc;
 
 /// Ethereum JSON-RPC methods (`eth_`), as specified by the execution-apis.
@@ -58,14 +61,44 @@ pub trait EthApi {
     #[method(name = "getCode")]
     fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
 
-    /// A storage slot at a block.
+    /// A storage slot at a block. The slot is a hex quantity of at most 32 bytes.
     #[method(name = "getStorageAt")]
-    fn storage_at(
+    fn storage_at(&self, address: Address, slot: String, block: Option<BlockId>)
+    -> RpcResult<B256>;
+
+    /// Base fee of the next block.
+    #[method(name = "baseFee")]
+    fn base_fee(&self) -> RpcResult<U256>;
+
+    /// Blob base fee of the next block.
+    #[method(name = "blobBaseFee")]
+    fn blob_base_fee(&self) -> RpcResult<U256>;
+
+    /// Base fees, gas use and tip percentiles of a range of blocks ending at `newest`.
+    #[method(name = "feeHistory")]
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory>;
+
+    /// Merkle proof of an account and slots (EIP-1186).
+    #[method(name = "getProof")]
+    fn proof(
         &self,
         address: Address,
-        slot: JsonStorageKey,
+        slots: Vec<alloy_serde::JsonStorageKey>,
         block: Option<BlockId>,
-    ) -> RpcResult<B256>;
+    ) -> RpcResult<EIP1186AccountProofResponse>;
+
+    /// The access list a transaction would touch, and the gas it uses with it.
+    #[method(name = "createAccessList", blocking)]
+    fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult>;
 
     /// Block by number or tag.
     #[method(name = "getBlockByNumber")]
