@@ -3,7 +3,11 @@
 //! An ExEx is an async task that receives notifications about the canonical chain
 //! (`ChainCommitted`) and reports back how far it has processed (`FinishedHeight`).
 //! The node persists each ExEx's finished height so it can replay after a restart.
-//! The Celestia DA ExEx and the embedded DA server arrive in later slices.
+//! [`celestia`] holds the DA blob format and batching; [`da_server`] is the embedded
+//! Celestia-compatible DA server used by `--dev` and devnets.
+
+pub mod celestia;
+pub mod da_server;
 
 use alloy_primitives::{B256, BlockNumber};
 
