@@ -21,6 +21,7 @@ use crate::{
     engine::Engine,
     rpc::{
         RpcModules,
+        debug::DebugRpc,
         eth::{EthFilterRpc, EthPubSubRpc, EthRpc},
         net::NetRpc,
         start_servers,
@@ -98,6 +99,7 @@ impl NodeCommand {
             eth_pubsub: EthPubSubRpc::new(engine.clone(), pool.clone()),
             net: NetRpc::new(spec.chain_id),
             txpool: TxpoolRpc::new(pool.clone()),
+            debug: DebugRpc::new(engine.clone()),
         };
         let handles = start_servers(&self.rpc, &modules).await?;
         // Machine-readable lines for scripts and tests that start the node on port 0.

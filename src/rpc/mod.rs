@@ -1,8 +1,10 @@
-//! JSON-RPC: one jsonrpsee trait per namespace (`eth`, `net`, `web3`, `txpool`) and the HTTP and
+//! JSON-RPC: one jsonrpsee trait per namespace (`eth`, `net`, `web3`, `txpool`, `debug`) and the HTTP and
 //! WebSocket servers that serve them, with reth's flags and defaults.
 
+pub mod debug;
 pub mod error;
 pub mod eth;
+mod middleware;
 pub mod net;
 mod server;
 pub mod txpool;

@@ -1,6 +1,8 @@
 //! Server setup: flags, namespace selection, limits, CORS, HTTP and WS listeners.
 
+use super::middleware::RpcMiddleware;
 use super::{
+    debug::{DebugApiServer, DebugRpc},
     eth::{
         EthApiServer, EthFilterApiServer, EthFilterRpc, EthPubSubApiServer, EthPubSubRpc, EthRpc,
     },
@@ -12,13 +14,14 @@ use clap::Args;
 use http::{HeaderValue, Method};
 use jsonrpsee::{
     RpcModule,
+    core::middleware::RpcServiceBuilder,
     server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
 };
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 /// Namespaces this node serves.
-const KNOWN_NAMESPACES: &[&str] = &["eth", "net", "web3", "txpool"];
+const KNOWN_NAMESPACES: &[&str] = &["eth", "net", "web3", "txpool", "debug"];
 
 /// HTTP and WebSocket RPC flags (reth's names and defaults).
 #[derive(Debug, Clone, Args)]
@@ -99,6 +102,8 @@ pub struct RpcModules {
     pub net: NetRpc,
     /// `txpool_`.
     pub txpool: TxpoolRpc,
+    /// `debug_` (raw encodings).
+    pub debug: DebugRpc,
 }
 
 impl RpcModules {
@@ -114,6 +119,7 @@ impl RpcModules {
                 "net" => module.merge(self.net.into_rpc()),
                 "web3" => module.merge(Web3Rpc.into_rpc()),
                 "txpool" => module.merge(self.txpool.clone().into_rpc()),
+                "debug" => module.merge(self.debug.clone().into_rpc()),
                 other => eyre::bail!(
                     "unknown RPC namespace `{other}` (known: {})",
                     KNOWN_NAMESPACES.join(", ")
@@ -185,6 +191,7 @@ pub async fn start_servers(args: &RpcArgs, modules: &RpcModules) -> eyre::Result
         let server = Server::builder()
             .set_config(server_config(args).http_only().build())
             .set_http_middleware(tower::ServiceBuilder::new().option_layer(cors))
+            .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(RpcMiddleware::new))
             .build(addr)
             .await
             .map_err(|e| eyre::eyre!("cannot listen on --http.addr/--http.port {addr}: {e}"))?;
@@ -199,6 +206,7 @@ pub async fn start_servers(args: &RpcArgs, modules: &RpcModules) -> eyre::Result
         let server = Server::builder()
             .set_config(server_config(args).ws_only().build())
             .set_http_middleware(tower::ServiceBuilder::new().option_layer(cors))
+            .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(RpcMiddleware::new))
             .build(addr)
             .await
             .map_err(|e| eyre::eyre!("cannot listen on --ws.addr/--ws.port {addr}: {e}"))?;

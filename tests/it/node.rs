@@ -45,7 +45,7 @@ impl NodeProcess {
                 "--http.port",
                 "0",
                 "--http.api",
-                "eth,net,web3,txpool",
+                "eth,net,web3,txpool,debug",
             ])
             .arg("--datadir")
             .arg(datadir)

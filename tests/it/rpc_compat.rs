@@ -23,7 +23,7 @@ use std::{
 
 /// Folders of methods this node does not serve, and why.
 const SKIPPED_METHODS: &[(&str, &str)] = &[
-    ("debug_", "debug namespace not served"),
+    ("debug_trace", "tracing is not served"),
     (
         "testing_",
         "testing_buildBlockV1 is a builder API, not served",
@@ -32,13 +32,15 @@ const SKIPPED_METHODS: &[(&str, &str)] = &[
         "eth_simulateV1",
         "optional method (issue: every file except eth_simulateV1)",
     ),
-    ("eth_capabilities", "not served yet"),
     ("eth_config", "EIP-7910 needs fork ids; not served yet"),
-    ("eth_getStorageValues", "not served yet"),
 ];
 
 /// Tests that still fail, with the reason. Keep in sync: the test fails if one of these passes.
 const KNOWN_FAILURES: &[(&str, &str)] = &[
+    (
+        "debug_getRawReceipts/get-block-n",
+        "pre-Byzantium receipts need per-transaction state roots, which import does not compute",
+    ),
     (
         "eth_getBlockReceipts/get-block-receipts-by-hash",
         "pre-Byzantium receipts need per-transaction state roots (`root`), which import does not compute",

@@ -20,6 +20,9 @@ use revm::DatabaseRef;
 /// sequencer orders first-come-first-served, so a higher tip buys nothing but inclusion.
 const SUGGESTED_PRIORITY_FEE: u64 = 1_000_000_000;
 
+/// Most slots one `eth_getStorageValues` call may read.
+const MAX_STORAGE_VALUES: usize = 1024;
+
 /// The `eth_` namespace over the chain database and the pool.
 #[derive(Debug, Clone)]
 pub struct EthRpc {
@@ -275,6 +278,52 @@ impl EthApiServer for EthRpc {
         let (_, state) = self.state_at(&provider, block)?;
         let value = state.storage_ref(address, slot).map_err(RpcError::from)?;
         Ok(B256::from(value))
+    }
+
+    fn storage_values(
+        &self,
+        slots: std::collections::BTreeMap<Address, Vec<String>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<std::collections::BTreeMap<Address, Vec<B256>>> {
+        let requested: usize = slots.values().map(Vec::len).sum();
+        if requested == 0 {
+            return Err(RpcError::InvalidParams("empty request".into()).into());
+        }
+        if requested > MAX_STORAGE_VALUES {
+            return Err(RpcError::InvalidParams(format!(
+                "too many slots requested: {requested} > {MAX_STORAGE_VALUES}"
+            ))
+            .into());
+        }
+        let provider = self.provider()?;
+        let (_, state) = self.state_at(&provider, block)?;
+        let mut out = std::collections::BTreeMap::new();
+        for (address, keys) in slots {
+            let mut values = Vec::with_capacity(keys.len());
+            for key in keys {
+                let slot = parse_storage_key(&key)?;
+                values.push(B256::from(
+                    state.storage_ref(address, slot).map_err(RpcError::from)?,
+                ));
+            }
+            out.insert(address, values);
+        }
+        Ok(out)
+    }
+
+    fn capabilities(&self) -> RpcResult<serde_json::Value> {
+        let head = self.engine.head().map_err(RpcError::internal)?;
+        let full = serde_json::json!({ "disabled": false, "oldestBlock": "0x0" });
+        Ok(serde_json::json!({
+            "head": { "number": U64::from(head.number), "hash": head.hash() },
+            "state": full,
+            "tx": full,
+            "logs": full,
+            "receipts": full,
+            "blocks": full,
+            // Proofs come from the live trie, so only the head block is provable.
+            "stateproofs": { "disabled": false, "oldestBlock": U64::from(head.number) },
+        }))
     }
 
     fn base_fee(&self) -> RpcResult<U256> {

@@ -116,6 +116,24 @@ impl FilterParam {
     }
 }
 
+/// Limits of one log query (`eth_getLogs`, `eth_getFilterLogs`, one poll of a log filter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogQueryLimits {
+    /// Most blocks one query may span.
+    pub max_block_range: u64,
+    /// Most logs one response may carry, unless they all come from one block.
+    pub max_logs: usize,
+}
+
+impl Default for LogQueryLimits {
+    fn default() -> Self {
+        Self {
+            max_block_range: MAX_BLOCK_RANGE,
+            max_logs: MAX_LOGS_PER_RESPONSE,
+        }
+    }
+}
+
 /// What a filter watches, and what it still has to report.
 #[derive(Debug)]
 enum FilterKind {
@@ -154,17 +172,25 @@ enum Poll {
 pub struct EthFilterRpc {
     engine: Engine,
     pool: TxPool,
+    limits: LogQueryLimits,
     filters: Arc<Mutex<HashMap<String, ActiveFilter>>>,
 }
 
 impl EthFilterRpc {
-    /// Creates the namespace, with no filters installed.
+    /// Creates the namespace, with no filters installed and the default limits.
     pub fn new(engine: Engine, pool: TxPool) -> Self {
         Self {
             engine,
             pool,
+            limits: LogQueryLimits::default(),
             filters: Default::default(),
         }
+    }
+
+    /// Replaces the log query limits.
+    pub const fn with_limits(mut self, limits: LogQueryLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     fn provider(&self) -> Result<Provider, RpcError> {
@@ -213,7 +239,8 @@ impl EthFilterRpc {
                         ),
                         FilterBlockOption::AtBlockHash(_) => (1, 0),
                     };
-                    let to = head.min(from.saturating_add(MAX_BLOCK_RANGE - 1));
+                    let span = self.limits.max_block_range.max(1);
+                    let to = head.min(from.saturating_add(span - 1));
                     filter.next_block = filter.next_block.max(to + 1);
                     Poll::Logs {
                         filter: criteria.clone(),
@@ -242,7 +269,7 @@ impl EthFilterRpc {
         };
         Ok(match poll {
             Poll::Logs { filter, from, to } => {
-                FilterChanges::Logs(logs_in_range(&provider, &filter, from, to)?)
+                FilterChanges::Logs(logs_in_range(&provider, &filter, from, to, self.limits)?)
             }
             Poll::Blocks { from, to } => FilterChanges::Hashes(
                 (from..=to)
@@ -271,7 +298,7 @@ impl EthFilterRpc {
 impl EthFilterApiServer for EthFilterRpc {
     fn logs(&self, filter: FilterParam) -> RpcResult<Vec<Log>> {
         let filter = filter.parse()?;
-        Ok(query_logs(&self.provider()?, &filter)?)
+        Ok(query_logs(&self.provider()?, &filter, self.limits)?)
     }
 
     fn new_filter(&self, filter: FilterParam) -> RpcResult<FilterId> {
@@ -299,7 +326,7 @@ impl EthFilterApiServer for EthFilterRpc {
 
     fn filter_logs(&self, id: FilterId) -> RpcResult<Vec<Log>> {
         let filter = self.filter_criteria(&id)?;
-        Ok(query_logs(&self.provider()?, &filter)?)
+        Ok(query_logs(&self.provider()?, &filter, self.limits)?)
     }
 
     fn uninstall_filter(&self, id: FilterId) -> RpcResult<bool> {
@@ -356,7 +383,11 @@ fn tag_number(provider: &Provider, tag: BlockNumberOrTag, head: u64) -> Result<u
 }
 
 /// The inclusive block range a filter selects, checked against the head and the range limit.
-fn block_range(provider: &Provider, filter: &Filter) -> Result<(u64, u64), RpcError> {
+fn block_range(
+    provider: &Provider,
+    filter: &Filter,
+    limits: LogQueryLimits,
+) -> Result<(u64, u64), RpcError> {
     match filter.block_option {
         FilterBlockOption::AtBlockHash(hash) => {
             let number = provider
@@ -380,10 +411,10 @@ fn block_range(provider: &Provider, filter: &Filter) -> Result<(u64, u64), RpcEr
             if from > to {
                 return Err(RpcError::InvalidParams("invalid block range params".into()));
             }
-            if to - from >= MAX_BLOCK_RANGE {
+            if to - from >= limits.max_block_range {
                 return Err(RpcError::Custom {
                     code: LIMIT_EXCEEDED,
-                    message: format!("query exceeds max block range {MAX_BLOCK_RANGE}"),
+                    message: format!("query exceeds max block range {}", limits.max_block_range),
                 });
             }
             Ok((from, to))
@@ -392,18 +423,23 @@ fn block_range(provider: &Provider, filter: &Filter) -> Result<(u64, u64), RpcEr
 }
 
 /// `eth_getLogs`: the logs a filter selects.
-fn query_logs(provider: &Provider, filter: &Filter) -> Result<Vec<Log>, RpcError> {
-    let (from, to) = block_range(provider, filter)?;
-    logs_in_range(provider, filter, from, to)
+fn query_logs(
+    provider: &Provider,
+    filter: &Filter,
+    limits: LogQueryLimits,
+) -> Result<Vec<Log>, RpcError> {
+    let (from, to) = block_range(provider, filter, limits)?;
+    logs_in_range(provider, filter, from, to, limits)
 }
 
 /// Matching logs of the canonical blocks `from..=to` (empty when `from > to`), at most
-/// [`MAX_LOGS_PER_RESPONSE`] unless they all come from one block.
+/// `limits.max_logs` unless they all come from one block.
 fn logs_in_range(
     provider: &Provider,
     filter: &Filter,
     from: u64,
     to: u64,
+    limits: LogQueryLimits,
 ) -> Result<Vec<Log>, RpcError> {
     let mut logs = Vec::new();
     for number in from..=to {
@@ -423,10 +459,10 @@ fn logs_in_range(
             .receipts(hash)?
             .ok_or_else(|| RpcError::internal(format!("receipts of {hash} missing")))?;
         append_block_logs(&mut logs, filter, hash, &header, &body, &receipts);
-        if logs.len() > MAX_LOGS_PER_RESPONSE && from != to {
+        if logs.len() > limits.max_logs && from != to {
             return Err(RpcError::Custom {
                 code: LIMIT_EXCEEDED,
-                message: format!("query exceeds max results {MAX_LOGS_PER_RESPONSE}"),
+                message: format!("query exceeds max results {}", limits.max_logs),
             });
         }
     }
@@ -474,6 +510,182 @@ pub(crate) fn append_block_logs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{
+        chainspec::ChainSpec,
+        execution::BlockAttributes,
+        storage::Database,
+        txpool::{PoolConfig, PoolEnv},
+    };
+    use alloy_consensus::{SignableTransaction, TxEip1559, transaction::Recovered};
+    use alloy_primitives::{Address, Bytes, TxKind};
+    use alloy_signer::SignerSync;
+    use jsonrpsee::{MethodsError, RpcModule};
+    use revm::primitives::hardfork::SpecId;
+
+    /// First dev account (the public `test … junk` mnemonic), funded on the devnet.
+    const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+    /// Creation code of a contract logging its calldata under topic `0x11…11` on every call.
+    fn emitter_initcode() -> Bytes {
+        let mut runtime = vec![0x36, 0x60, 0x00, 0x60, 0x00, 0x37, 0x7f];
+        runtime.extend_from_slice(&[0x11; 32]);
+        runtime.extend_from_slice(&[0x36, 0x60, 0x00, 0xa1, 0x00]);
+        let len = runtime.len() as u8;
+        let mut code = vec![
+            0x60, len, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, len, 0x60, 0x00, 0xf3,
+        ];
+        code.extend_from_slice(&runtime);
+        code.into()
+    }
+
+    fn tx(chain_id: u64, nonce: u64, to: TxKind, input: Bytes) -> Recovered<TxEnvelope> {
+        let signer: alloy_signer_local::PrivateKeySigner = DEV_KEY.parse().expect("key");
+        let tx = TxEip1559 {
+            chain_id,
+            nonce,
+            gas_limit: 200_000,
+            max_fee_per_gas: 100_000_000_000,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to,
+            input,
+            ..Default::default()
+        };
+        let signature = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
+        Recovered::new_unchecked(tx.into_signed(signature).into(), signer.address())
+    }
+
+    /// A devnet chain: block 1 deploys the emitter and calls it 3 times, block 2 calls it twice,
+    /// block 3 is empty. Returns the `eth_` filter module with `limits`.
+    fn chain(dir: &std::path::Path, limits: LogQueryLimits) -> RpcModule<EthFilterRpc> {
+        let spec = ChainSpec::from_arg("devnet").expect("devnet");
+        let engine = Engine::new(spec.clone(), Arc::new(Database::open(dir).expect("db")));
+        engine.init_genesis().expect("genesis");
+        let signer: alloy_signer_local::PrivateKeySigner = DEV_KEY.parse().expect("key");
+        let emitter = TxKind::Call(signer.address().create(0));
+        let call = |nonce: u64| {
+            tx(
+                spec.chain_id,
+                nonce,
+                emitter,
+                B256::with_last_byte(nonce as u8).into(),
+            )
+        };
+        let blocks = [
+            vec![
+                tx(spec.chain_id, 0, TxKind::Create, emitter_initcode()),
+                call(1),
+                call(2),
+                call(3),
+            ],
+            vec![call(4), call(5)],
+            vec![],
+        ];
+        for transactions in blocks {
+            let head = engine.head().expect("head");
+            let attributes = BlockAttributes {
+                timestamp: head.timestamp + 1,
+                gas_limit: head.gas_limit,
+                ..Default::default()
+            };
+            let (_, built) = engine
+                .build_and_commit(attributes, transactions)
+                .expect("block");
+            assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+        }
+        let env = PoolEnv {
+            chain_id: spec.chain_id,
+            spec_id: SpecId::PRAGUE,
+            next_base_fee: 1_000_000_000,
+            block_gas_limit: 30_000_000,
+        };
+        let pool = TxPool::new(PoolConfig::default(), env);
+        EthFilterRpc::new(engine, pool)
+            .with_limits(limits)
+            .into_rpc()
+    }
+
+    async fn get_logs(
+        module: &RpcModule<EthFilterRpc>,
+        filter: serde_json::Value,
+    ) -> Result<Vec<Log>, (i32, String)> {
+        module
+            .call("eth_getLogs", [filter])
+            .await
+            .map_err(|err| match err {
+                MethodsError::JsonRpc(err) => (err.code(), err.message().to_string()),
+                other => panic!("{other}"),
+            })
+    }
+
+    #[tokio::test]
+    async fn queries_over_the_limits_are_refused_but_one_block_is_always_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let limits = LogQueryLimits {
+            max_block_range: 2,
+            max_logs: 2,
+        };
+        let module = chain(dir.path(), limits);
+
+        // One block is returned whole even above the log limit; log indexes count the block.
+        let logs = get_logs(
+            &module,
+            serde_json::json!({"fromBlock": "0x1", "toBlock": "0x1"}),
+        )
+        .await
+        .expect("one block");
+        assert_eq!(logs.len(), 3);
+        let positions: Vec<_> = logs
+            .iter()
+            .map(|l| (l.transaction_index, l.log_index))
+            .collect();
+        assert_eq!(
+            positions,
+            [(Some(1), Some(0)), (Some(2), Some(1)), (Some(3), Some(2))]
+        );
+        assert!(logs.iter().all(|l| l.topics() == [B256::repeat_byte(0x11)]));
+
+        // Two blocks, five logs: over the log limit.
+        let err = get_logs(
+            &module,
+            serde_json::json!({"fromBlock": "0x1", "toBlock": "0x2"}),
+        )
+        .await
+        .expect_err("too many logs");
+        assert_eq!(err, (-32005, "query exceeds max results 2".into()));
+        // Exactly at the limit is fine; the empty block 3 costs nothing.
+        let logs = get_logs(
+            &module,
+            serde_json::json!({"fromBlock": "0x2", "toBlock": "latest"}),
+        )
+        .await
+        .expect("two logs");
+        assert_eq!(logs.len(), 2);
+        assert_eq!(logs[0].log_index, Some(0));
+        // Three blocks: over the range limit.
+        let err = get_logs(
+            &module,
+            serde_json::json!({"fromBlock": "0x1", "toBlock": "0x3"}),
+        )
+        .await
+        .expect_err("too many blocks");
+        assert_eq!(err, (-32005, "query exceeds max block range 2".into()));
+        // An unknown block hash.
+        let err = get_logs(
+            &module,
+            serde_json::json!({"blockHash": B256::repeat_byte(9)}),
+        )
+        .await
+        .expect_err("unknown");
+        assert_eq!(err, (-32000, "unknown block".into()));
+        // A filter on a wrong address never reads a receipt, and finds nothing.
+        let logs = get_logs(
+            &module,
+            serde_json::json!({"fromBlock": "0x1", "toBlock": "0x2", "address": Address::ZERO}),
+        )
+        .await
+        .expect("nothing");
+        assert!(logs.is_empty());
+    }
 
     fn parse(json: serde_json::Value) -> Result<Filter, RpcError> {
         FilterParam(json).parse()

@@ -12,7 +12,7 @@ mod pubsub;
 
 pub use api::EthRpc;
 pub use filter::{
-    EthFilterApiServer, EthFilterRpc, FILTER_TIMEOUT, FilterParam, MAX_BLOCK_RANGE,
+    EthFilterApiServer, EthFilterRpc, FILTER_TIMEOUT, FilterParam, LogQueryLimits, MAX_BLOCK_RANGE,
     MAX_LOGS_PER_RESPONSE,
 };
 pub use pubsub::{EthPubSubApiServer, EthPubSubRpc, SEND_TIMEOUT};
@@ -65,6 +65,18 @@ pub trait EthApi {
     #[method(name = "getStorageAt")]
     fn storage_at(&self, address: Address, slot: String, block: Option<BlockId>)
     -> RpcResult<B256>;
+
+    /// Several storage slots of several accounts at once.
+    #[method(name = "getStorageValues")]
+    fn storage_values(
+        &self,
+        slots: std::collections::BTreeMap<Address, Vec<String>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<std::collections::BTreeMap<Address, Vec<B256>>>;
+
+    /// What history this node can serve, for routing decisions.
+    #[method(name = "capabilities")]
+    fn capabilities(&self) -> RpcResult<serde_json::Value>;
 
     /// Base fee of the next block.
     #[method(name = "baseFee")]

@@ -1,0 +1,233 @@
+//! Load generator: a `--dev` node under a stream of signed transfers from the 20 dev accounts.
+//!
+//! Run with `cargo bench --bench load` (or `just bench`). It starts the release node binary on
+//! ephemeral ports, pre-signs `HB_LOAD_TXS` transfers (default 20,000), submits them over HTTP in
+//! JSON-RPC batches from several concurrent clients, follows `newHeads` over WebSocket, and
+//! reports submission rate, included transactions per second, block time, and the latency from
+//! submission to inclusion in a block (soft confirmation), p50 and p99.
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
+use jsonrpsee::{
+    core::{
+        client::{BatchResponse, ClientT, SubscriptionClientT},
+        params::BatchRequestBuilder,
+    },
+    http_client::HttpClientBuilder,
+    rpc_params,
+    ws_client::WsClientBuilder,
+};
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+const CHAIN_ID: u64 = 31_337_420;
+const MNEMONIC: &str = "test test test test test test test test test test test junk";
+/// Transactions per JSON-RPC batch.
+const BATCH: usize = 100;
+/// Concurrent submitting clients.
+const CLIENTS: usize = 4;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() {
+    let total: usize = env_or("HB_LOAD_TXS", 20_000);
+    let block_time: String = env_or("HB_LOAD_BLOCK_TIME", "250ms".to_string());
+    let senders: Vec<PrivateKeySigner> = (0..20)
+        .map(|i| {
+            MnemonicBuilder::<English>::default()
+                .phrase(MNEMONIC)
+                .index(i)
+                .expect("index")
+                .build()
+                .expect("dev key")
+        })
+        .collect();
+    let per_sender = total.div_ceil(senders.len());
+
+    // Pre-sign in arrival order: round-robin over senders, nonces ascending.
+    let mut raw: Vec<(B256, Bytes)> = Vec::with_capacity(total);
+    for nonce in 0..per_sender as u64 {
+        for (i, signer) in senders.iter().enumerate() {
+            if raw.len() == total {
+                break;
+            }
+            let tx = TxEip1559 {
+                chain_id: CHAIN_ID,
+                nonce,
+                gas_limit: 21_000,
+                max_fee_per_gas: 100_000_000_000,
+                max_priority_fee_per_gas: 1_000_000_000,
+                to: TxKind::Call(Address::with_last_byte(i as u8 + 1)),
+                value: U256::from(1),
+                ..Default::default()
+            };
+            let signature = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
+            let envelope = TxEnvelope::from(tx.into_signed(signature));
+            raw.push((*envelope.tx_hash(), envelope.encoded_2718().into()));
+        }
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hauptbuch-reth"))
+        .args([
+            "node",
+            "--dev",
+            "--dev.block-time",
+            &block_time,
+            "--http",
+            "--http.port",
+            "0",
+        ])
+        .args([
+            "--ws",
+            "--ws.port",
+            "0",
+            "--txpool.max-account-slots",
+            "100000",
+        ])
+        .args([
+            "--txpool.pending-max-count",
+            "1000000",
+            "--log.filter",
+            "warn",
+            "--datadir",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start node");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let http = lines.next().expect("http line").expect("read");
+    let ws = lines.next().expect("ws line").expect("read");
+
+    let ws_client = WsClientBuilder::default().build(&ws).await.expect("ws");
+    let mut heads = ws_client
+        .subscribe::<serde_json::Value, _>(
+            "eth_subscribe",
+            rpc_params!["newHeads"],
+            "eth_unsubscribe",
+        )
+        .await
+        .expect("subscribe");
+    let http_client = Arc::new(HttpClientBuilder::default().build(&http).expect("http"));
+
+    let submitted: Arc<Mutex<HashMap<B256, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let started = Instant::now();
+    let chunks: Vec<Vec<(B256, Bytes)>> = raw.chunks(BATCH).map(<[_]>::to_vec).collect();
+    let queue = Arc::new(Mutex::new(chunks.into_iter()));
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let (queue, client, submitted) = (queue.clone(), http_client.clone(), submitted.clone());
+        clients.push(tokio::spawn(async move {
+            loop {
+                let Some(chunk) = queue.lock().expect("lock").next() else {
+                    return;
+                };
+                let mut batch = BatchRequestBuilder::new();
+                for (_, tx) in &chunk {
+                    batch
+                        .insert("eth_sendRawTransaction", rpc_params![tx])
+                        .expect("param");
+                }
+                let now = Instant::now();
+                submitted
+                    .lock()
+                    .expect("lock")
+                    .extend(chunk.iter().map(|(h, _)| (*h, now)));
+                let response: BatchResponse<'_, B256> =
+                    client.batch_request(batch).await.expect("batch");
+                assert_eq!(response.num_failed_calls(), 0, "rejected transactions");
+            }
+        }));
+    }
+    for client in clients {
+        client.await.expect("client");
+    }
+    let submit_elapsed = started.elapsed();
+
+    let mut latencies = Vec::with_capacity(total);
+    let mut block_times = Vec::new();
+    let (mut first_inclusion, mut last_inclusion) = (None, None);
+    let mut last_block_at: Option<Instant> = None;
+    while latencies.len() < total {
+        let head = tokio::time::timeout(Duration::from_secs(60), heads.next())
+            .await
+            .expect("blocks keep coming")
+            .expect("stream open")
+            .expect("header");
+        let now = Instant::now();
+        if let Some(previous) = last_block_at {
+            block_times.push(now - previous);
+        }
+        last_block_at = Some(now);
+        let block: serde_json::Value = http_client
+            .request(
+                "eth_getBlockByHash",
+                rpc_params![head["hash"].clone(), false],
+            )
+            .await
+            .expect("block");
+        let hashes = block["transactions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if hashes.is_empty() {
+            continue;
+        }
+        first_inclusion.get_or_insert(now);
+        last_inclusion = Some(now);
+        let sent = submitted.lock().expect("lock");
+        for hash in hashes {
+            let hash: B256 = serde_json::from_value(hash).expect("hash");
+            if let Some(at) = sent.get(&hash) {
+                latencies.push(now - *at);
+            }
+        }
+    }
+    let window = last_inclusion
+        .zip(first_inclusion)
+        .map(|(l, f)| l - f)
+        .unwrap_or_default();
+    latencies.sort();
+    block_times.sort();
+    let pct = |v: &[Duration], p: f64| {
+        v.get(((v.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    println!("transactions            {total}");
+    println!(
+        "submission              {:.0} tx/s ({submit_elapsed:?})",
+        total as f64 / submit_elapsed.as_secs_f64()
+    );
+    println!(
+        "included                {:.0} tx/s (first to last inclusion {window:?})",
+        total as f64 / window.as_secs_f64().max(1e-3)
+    );
+    println!(
+        "block time p50 / p99    {:?} / {:?}",
+        pct(&block_times, 0.5),
+        pct(&block_times, 0.99)
+    );
+    println!(
+        "tx→soft p50 / p99       {:?} / {:?}",
+        pct(&latencies, 0.5),
+        pct(&latencies, 0.99)
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
