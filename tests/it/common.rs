@@ -1,7 +1,11 @@
 //! Shared helpers for integration tests.
 
 use hauptbuch_reth::{chainspec::ChainSpec, engine::Engine, storage::Database};
-use std::{path::PathBuf, sync::Arc};
+use std::{
+    io::{Read, Write},
+    path::PathBuf,
+    sync::Arc,
+};
 
 /// Path of a file under `tests/fixtures`.
 pub(crate) fn fixture(path: &str) -> PathBuf {
@@ -92,4 +96,48 @@ pub(crate) fn devnet_chain_rlp(blocks: u64, per_block: u64) -> (Vec<u8>, alloy_p
         alloy_rlp::Encodable::encode(&block, &mut out);
     }
     (out, last)
+}
+
+/// POSTs `body` to `http://addr/` and returns the response body.
+pub(crate) fn post(addr: &str, body: &str) -> Result<String, String> {
+    let host = addr.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .map_err(|e| e.to_string())?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or("malformed HTTP response")?;
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return Ok(dechunk(body));
+    }
+    Ok(body.to_string())
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
 }

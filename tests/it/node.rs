@@ -254,3 +254,33 @@ async fn pending_transactions_survive_a_graceful_restart() {
     assert_eq!(tx["hash"], serde_json::json!(hash));
     node.terminate();
 }
+
+#[test]
+fn request_size_and_batch_limits_give_clear_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(
+        dir.path(),
+        &["--rpc.max-request-size", "1", "--rpc.max-batch-size", "2"],
+    );
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+    let ok = crate::common::post(&node.http, &format!("[{call},{call}]")).expect("batch of 2");
+    assert!(ok.contains("0x1de2bcc"), "{ok}");
+
+    let too_many =
+        crate::common::post(&node.http, &format!("[{call},{call},{call}]")).expect("batch of 3");
+    assert!(
+        too_many.contains("batch") && too_many.contains("too large"),
+        "{too_many}"
+    );
+
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
+        "00".repeat(1024 * 1024)
+    );
+    let response = crate::common::post(&node.http, &big).expect("oversized request");
+    assert!(response.to_lowercase().contains("too big"), "{response}");
+
+    // The node is still healthy afterwards.
+    let again = crate::common::post(&node.http, call).expect("call");
+    assert!(again.contains("0x1de2bcc"), "{again}");
+}

@@ -8,17 +8,14 @@
 //! listed failure that now passes, so the list only ever shrinks.
 
 use crate::{
-    common::{fixture, temp_engine},
+    common::{fixture, post, temp_engine},
     node::NodeProcess,
 };
 use hauptbuch_reth::{chainspec::ChainSpec, import::import_blocks};
 use serde_json::Value;
 use std::{
     collections::BTreeMap,
-    io::{Read, Write},
-    net::TcpStream,
     path::{Path, PathBuf},
-    time::Duration,
 };
 
 /// Folders of methods this node does not serve, and why.
@@ -80,50 +77,6 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
-}
-
-/// POSTs `body` to `http://addr/` and returns the response body.
-fn post(addr: &str, body: &str) -> Result<String, String> {
-    let host = addr.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(host).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| e.to_string())?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .ok_or("malformed HTTP response")?;
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        return Ok(dechunk(body));
-    }
-    Ok(body.to_string())
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// Removes `message` from error objects present on both sides, recursively (hive's rule).
