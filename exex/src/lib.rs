@@ -9,21 +9,8 @@
 pub mod celestia;
 pub mod da_server;
 
-use alloy_primitives::{B256, BlockNumber};
+mod notification;
 
-/// Event an ExEx sends back to the node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExExEvent {
-    /// Every block up to and including this one has been processed; the node may
-    /// prune what it keeps for this ExEx below it.
-    FinishedHeight(BlockNumHash),
-}
-
-/// A block number with its hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BlockNumHash {
-    /// Block number.
-    pub number: BlockNumber,
-    /// Block hash.
-    pub hash: B256,
-}
+pub use notification::{
+    BlockNumHash, CommittedBlock, DaLocation, ExExContext, ExExEvent, ExExNotification,
+};
