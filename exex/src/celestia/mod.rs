@@ -1,13 +1,26 @@
-//! Celestia data availability: how blocks are packed into blobs.
+//! Celestia data availability: how blocks are packed into blobs, posted and made firm.
 //!
 //! [`blob_codec`] defines blob format v1 (see `DESIGN.md`, "DA blob format"), and [`batcher`]
-//! groups consecutive blocks into blobs that stay under the size cap.
+//! groups consecutive blocks into blobs that stay under the size cap. [`run_da_exex`] is the
+//! DA ExEx: it batches the blocks it is notified of, submits the blobs ([`submitter`]), keeps a
+//! crash-safe [`DaLog`] ([`submission_log`]) and reports blocks firm once DA finalised them
+//! ([`finality`]).
 
 pub mod batcher;
 pub mod blob_codec;
+pub mod config;
+pub mod error;
+mod exex;
+pub mod finality;
+pub mod submission_log;
+pub mod submitter;
 
 pub use batcher::{BatchError, Batcher};
 pub use blob_codec::{
     BatchBlock, BlobCodecError, BlobHeader, CODEC_ZSTD, DecodedBatch, EncodedBatch, FORMAT_VERSION,
-    HEADER_LEN, MAGIC, MAX_BLOB_BYTES, MAX_DECOMPRESSED_BYTES, decode_blob, encode_blob,
+    HEADER_LEN, MAX_BLOB_BYTES, MAX_DECOMPRESSED_BYTES, decode_blob, encode_blob,
 };
+pub use config::{DEFAULT_BATCH_INTERVAL, DEFAULT_CONFIRMATIONS, DaExExConfig};
+pub use error::{DaExExError, DaLogError};
+pub use exex::run_da_exex;
+pub use submission_log::{DaLog, DaStatus};
