@@ -31,7 +31,7 @@ use super::config::DaExExConfig;
 use super::error::DaExExError;
 use super::finality::FinalityTracker;
 use super::submission_log::{BatchRecord, DaLog, LoggedBatch};
-use super::submitter::{self, Submitter};
+use super::submitter::{DaClient, Submitter};
 use crate::{BlockNumHash, CommittedBlock, ExExContext, ExExEvent, ExExNotification};
 
 /// Closed batches waiting for the submitter. Beyond this the ExEx stops reading notifications,
@@ -72,9 +72,29 @@ pub async fn run_da_exex(
         resubmitting = unsubmitted.len(),
         "DA ExEx starting"
     );
-    // Tell the node again what it may have missed before a crash: the firm pointer, and batches
-    // submitted after the finished height it persisted.
-    if let Some(firm) = log.firm()? {
+    // Tell the node again what it may have missed before a crash: batches submitted after the
+    // finished height it persisted, and the firm pointer (never ahead of what it finished).
+    let firm = log.firm()?;
+    let last_submitted = unfirm
+        .iter()
+        .take_while(|b| b.record.is_submitted())
+        .last()
+        .map(|b| BlockNumHash {
+            number: b.record.last_block,
+            hash: b.record.last_hash,
+        })
+        .or_else(|| {
+            firm.as_ref().map(|f| BlockNumHash {
+                number: f.block,
+                hash: f.hash,
+            })
+        });
+    if let Some(submitted) = last_submitted
+        && finished.is_none_or(|f| f.number < submitted.number)
+    {
+        let _ = events.send(ExExEvent::FinishedHeight(submitted));
+    }
+    if let Some(firm) = firm {
         let block = BlockNumHash {
             number: firm.block,
             hash: firm.hash,
@@ -84,21 +104,10 @@ pub async fn run_da_exex(
             location: firm.location(),
         });
     }
-    if let Some(submitted) = unfirm.iter().take_while(|b| b.record.is_submitted()).last()
-        && finished.is_none_or(|f| f.number < submitted.record.last_block)
-    {
-        let _ = events.send(ExExEvent::FinishedHeight(BlockNumHash {
-            number: submitted.record.last_block,
-            hash: submitted.record.last_hash,
-        }));
-    }
     drop(unfirm);
 
     let stop = cancel.child_token();
-    let Some(client) = submitter::connect(&config.url, config.auth_token.as_deref(), &stop).await?
-    else {
-        return Ok(());
-    };
+    let client = DaClient::new(&config.url, config.auth_token.as_deref(), &stop);
     let (batch_tx, batch_rx) = mpsc::channel(SUBMIT_QUEUE_BATCHES);
     let submitted = Notify::new();
     let batching = Batching {

@@ -11,7 +11,6 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use celestia_rpc::Client;
 use celestia_rpc::prelude::*;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::MissedTickBehavior;
@@ -19,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::DaExExError;
 use super::submission_log::{BatchRecord, DaLog, FirmRecord};
+use super::submitter::DaClient;
 use crate::{BlockNumHash, ExExEvent};
 
 /// How often the DA head is polled: Celestia blocks take ~6 s (1 s on devnets), so this adds
@@ -32,7 +32,7 @@ const WARN_AFTER_FAILURES: u32 = 3;
 /// The finality side of the ExEx.
 #[derive(Debug)]
 pub(crate) struct FinalityTracker<'a> {
-    pub(crate) client: &'a Client,
+    pub(crate) client: &'a DaClient<'a>,
     pub(crate) log: &'a DaLog,
     pub(crate) confirmations: u64,
     pub(crate) events: &'a mpsc::UnboundedSender<ExExEvent>,
@@ -54,10 +54,13 @@ impl FinalityTracker<'_> {
                 _ = self.submitted.notified() => {}
                 _ = tick.tick() => {}
             }
+            let Some(client) = self.client.get().await? else {
+                return Ok(());
+            };
             let head = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Ok(()),
-                head = tokio::time::timeout(HEAD_TIMEOUT, self.client.header_network_head()) => head,
+                head = tokio::time::timeout(HEAD_TIMEOUT, client.header_network_head()) => head,
             };
             let head = match head {
                 Ok(Ok(header)) => {

@@ -16,7 +16,7 @@ use celestia_rpc::{Client, TxConfig};
 use celestia_types::Blob;
 use celestia_types::nmt::Namespace;
 use jsonrpsee::core::ClientError;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, OnceCell, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::error::DaExExError;
@@ -42,6 +42,7 @@ const PERMANENT_ERRORS: &[&str] = &[
     "data can not be empty",
     "unsupported share version",
     "invalid namespace",
+    "missing permission",
 ];
 
 /// HTTP rejections that retrying cannot change (jsonrpsee's HTTP and WebSocket texts): a
@@ -82,7 +83,7 @@ fn is_permanent(err: &celestia_rpc::Error) -> bool {
 
 /// Builds the client, retrying transient connection failures (a WebSocket endpoint connects
 /// here). `None` when cancelled first.
-pub(crate) async fn connect(
+async fn connect(
     url: &str,
     auth_token: Option<&str>,
     cancel: &CancellationToken,
@@ -114,6 +115,49 @@ pub(crate) async fn connect(
     }
 }
 
+/// The DA client, connected on first use so that an unreachable DA never holds up batching.
+#[derive(Debug)]
+pub(crate) struct DaClient<'a> {
+    url: &'a str,
+    auth_token: Option<&'a str>,
+    cancel: &'a CancellationToken,
+    client: OnceCell<Client>,
+}
+
+impl<'a> DaClient<'a> {
+    pub(crate) fn new(
+        url: &'a str,
+        auth_token: Option<&'a str>,
+        cancel: &'a CancellationToken,
+    ) -> Self {
+        Self {
+            url,
+            auth_token,
+            cancel,
+            client: OnceCell::new(),
+        }
+    }
+
+    /// The client, connecting (with retries) if needed. `None` when cancelled first.
+    pub(crate) async fn get(&self) -> Result<Option<&Client>, DaExExError> {
+        let client = self
+            .client
+            .get_or_try_init(|| async {
+                match connect(self.url, self.auth_token, self.cancel).await {
+                    Ok(Some(client)) => Ok(client),
+                    Ok(None) => Err(None),
+                    Err(err) => Err(Some(err)),
+                }
+            })
+            .await;
+        match client {
+            Ok(client) => Ok(Some(client)),
+            Err(None) => Ok(None),
+            Err(Some(err)) => Err(err),
+        }
+    }
+}
+
 /// Sleeps `delay`; `true` if cancelled first.
 async fn sleep_or_cancel(delay: Duration, cancel: &CancellationToken) -> bool {
     tokio::select! {
@@ -126,7 +170,7 @@ async fn sleep_or_cancel(delay: Duration, cancel: &CancellationToken) -> bool {
 /// The submitting side of the ExEx.
 #[derive(Debug)]
 pub(crate) struct Submitter<'a> {
-    pub(crate) client: &'a Client,
+    pub(crate) client: &'a DaClient<'a>,
     pub(crate) log: &'a DaLog,
     pub(crate) namespace: Namespace,
     pub(crate) gas_price: Option<f64>,
@@ -200,13 +244,16 @@ impl Submitter<'_> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let bytes: usize = group.iter().map(|b| b.blob.len()).sum();
+        let Some(client) = self.client.get().await? else {
+            return Ok(false);
+        };
         let mut attempt = 0;
         let height = loop {
             attempt += 1;
             let result = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Ok(false),
-                result = self.client.blob_submit(&blobs, self.tx_config()) => result.map_err(celestia_rpc::Error::from),
+                result = client.blob_submit(&blobs, self.tx_config()) => result.map_err(celestia_rpc::Error::from),
             };
             match result {
                 Ok(height) => break height,
@@ -257,7 +304,6 @@ impl Submitter<'_> {
         metrics::counter!("hauptbuch_da_blobs_submitted_total").increment(group.len() as u64);
         metrics::counter!("hauptbuch_da_blob_bytes_submitted_total").increment(bytes as u64);
         metrics::gauge!("hauptbuch_da_submitted_block").set(last_block as f64);
-        self.submitted.notify_one();
         let finished = BlockNumHash {
             number: last_block,
             hash: last.record.last_hash,
@@ -271,6 +317,8 @@ impl Submitter<'_> {
             self.cancel.cancel();
             return Ok(false);
         }
+        // After `FinishedHeight`, so the node never hears of a firm block before it finished.
+        self.submitted.notify_one();
         Ok(true)
     }
 
