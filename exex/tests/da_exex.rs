@@ -426,6 +426,44 @@ async fn a_da_outage_delays_batches_but_loses_none() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmations_hold_firm_back_until_the_da_head_passes_the_inclusion_height() {
+    const CONFIRMATIONS: u64 = 15;
+    let da_dir = tempfile::tempdir().expect("tempdir");
+    let exex_dir = tempfile::tempdir().expect("tempdir");
+    let server = start_da(da_dir.path(), "127.0.0.1:0".parse().expect("addr")).await;
+    let mut cfg = config(
+        server.http_url(),
+        Some(admin_token(&server)),
+        exex_dir.path(),
+    );
+    cfg.confirmations = CONFIRMATIONS;
+    let mut exex = RunningExEx::start(cfg, None);
+    exex.feed(1, 3).await;
+    exex.wait_until("FinishedHeight 3", |s| s.finished == Some(3))
+        .await;
+    // Inclusion just happened; 15 more DA blocks take over 2 s.
+    let log = DaLog::open(exex_dir.path()).expect("log");
+    let status = log.status().expect("status");
+    assert_eq!(exex.firm, None);
+    assert_eq!(status.last_firm_block, None);
+    assert!(status.pending_batches >= 1, "{status:?}");
+    let included = log
+        .location(3)
+        .expect("location")
+        .expect("submitted")
+        .height;
+
+    exex.wait_firm(3).await;
+    assert!(
+        server.head_height() >= included + CONFIRMATIONS,
+        "firm at DA head {} for inclusion at {included}",
+        server.head_height()
+    );
+    exex.stop().await;
+    server.stop().await.expect("stop DA");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_without_write_permission_is_an_error_not_a_retry_loop() {
     let da_dir = tempfile::tempdir().expect("tempdir");
     let exex_dir = tempfile::tempdir().expect("tempdir");

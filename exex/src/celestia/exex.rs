@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use super::batcher::Batcher;
 use super::blob_codec::{BatchBlock, EncodedBatch};
 use super::config::DaExExConfig;
-use super::error::DaExExError;
+use super::error::{DaExExError, DaLogError};
 use super::finality::FinalityTracker;
 use super::submission_log::{BatchRecord, DaLog, LoggedBatch};
 use super::submitter::{DaClient, Submitter};
@@ -63,6 +63,13 @@ pub async fn run_da_exex(
         .filter(|b| !b.record.is_submitted())
         .cloned()
         .collect();
+    if let Some(lost) = unsubmitted.iter().find(|b| b.blob.is_empty()) {
+        return Err(DaLogError::Corrupt(format!(
+            "batch {}..={} was never submitted and its blob is missing",
+            lost.first_block, lost.record.last_block
+        ))
+        .into());
+    }
     let last_recorded = log.last_recorded_block()?;
     tracing::info!(
         url = %config.url,

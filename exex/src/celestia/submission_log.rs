@@ -371,3 +371,76 @@ impl DaLog {
         self.shared.da_head.fetch_max(height, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(last_block: u64) -> BatchRecord {
+        BatchRecord {
+            last_block,
+            last_hash: B256::with_last_byte(last_block as u8),
+            namespace: Bytes::from_static(&[0; 29]),
+            blob_len: 3,
+            timestamps: vec![1, 2],
+            da_height: 0,
+            commitment: B256::ZERO,
+        }
+    }
+
+    #[test]
+    fn batches_are_located_once_submitted_and_firm_only_moves_forward() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = DaLog::open(dir.path()).expect("open");
+        log.record_batch(1, &record(4), b"one").expect("record");
+        log.record_batch(5, &record(9), b"two").expect("record");
+        assert!(matches!(
+            log.record_batch(11, &record(12), b"gap"),
+            Err(DaLogError::NonConsecutive { log_last: 9, .. })
+        ));
+        assert_eq!(log.location(3).expect("location"), None);
+        log.record_submitted(&[(1, 7, B256::repeat_byte(1))])
+            .expect("submitted");
+        assert_eq!(
+            log.location(4).expect("location").map(|l| l.height),
+            Some(7)
+        );
+        assert_eq!(log.location(5).expect("location"), None);
+        assert_eq!(log.location(0).expect("location"), None);
+
+        let status = log.status().expect("status");
+        assert_eq!(status.last_recorded_block, Some(9));
+        assert_eq!(status.last_submitted_block, Some(4));
+        assert_eq!((status.pending_batches, status.unsubmitted_batches), (1, 1));
+        assert_eq!(status.pending_bytes, 6);
+
+        // A second handle in this process shares the database.
+        let other = DaLog::open(dir.path().join(".")).expect("second open");
+        let firm = FirmRecord {
+            block: 4,
+            hash: B256::with_last_byte(4),
+            da_height: 7,
+            namespace: Bytes::from_static(&[0; 29]),
+            commitment: B256::repeat_byte(1),
+            da_head: 8,
+        };
+        other.record_firm(&[1], &firm).expect("firm");
+        assert!(log.record_firm(&[1], &firm).is_err(), "firm cannot repeat");
+        let status = log.status().expect("status");
+        assert_eq!(status.last_firm_block, Some(4));
+        assert_eq!(status.last_da_height, Some(8));
+        assert_eq!((status.pending_batches, status.unsubmitted_batches), (0, 1));
+        let unfirm = log.unfirm().expect("unfirm");
+        assert_eq!(unfirm.len(), 1);
+        assert_eq!(unfirm[0].blob.as_ref(), b"two");
+
+        // Reopened after every handle is gone, the log holds the same.
+        drop((log, other));
+        let log = DaLog::open(dir.path()).expect("reopen");
+        assert_eq!(log.firm().expect("firm"), Some(firm));
+        assert_eq!(
+            log.location(2).expect("location").map(|l| l.height),
+            Some(7)
+        );
+    }
+}
