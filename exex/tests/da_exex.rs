@@ -389,15 +389,22 @@ async fn a_restart_continues_without_gaps_and_resubmits_what_was_never_confirmed
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_da_outage_delays_batches_but_loses_none() {
+    da_outage(DaServerHandle::http_url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_da_outage_over_websocket_reconnects_and_loses_nothing() {
+    da_outage(DaServerHandle::ws_url).await;
+}
+
+/// Stops the DA server under load and brings it back on the same port and data dir.
+async fn da_outage(url: fn(&DaServerHandle) -> String) {
     let da_dir = tempfile::tempdir().expect("tempdir");
     let exex_dir = tempfile::tempdir().expect("tempdir");
     let server = start_da(da_dir.path(), "127.0.0.1:0".parse().expect("addr")).await;
     let addr = server.local_addr();
     let token = admin_token(&server);
-    let mut exex = RunningExEx::start(
-        config(server.http_url(), Some(token), exex_dir.path()),
-        None,
-    );
+    let mut exex = RunningExEx::start(config(url(&server), Some(token), exex_dir.path()), None);
     exex.feed(1, 5).await;
     exex.wait_firm(5).await;
 
