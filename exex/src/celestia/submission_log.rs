@@ -1,11 +1,11 @@
 //! The submission log: which batches were cut, where they landed on DA, how far DA is firm.
 //!
 //! One redb file, `da_submissions.redb`, in the ExEx's data dir. Tables:
-//! - `batches`: first block → [`BatchRecord`] (last block and hash, namespace, block
+//! - `batches`: first block → a batch record (last block and hash, namespace, block
 //!   timestamps, DA height and commitment once submitted);
 //! - `blobs`: first block → the blob bytes, kept until the batch is firm so a batch recorded but
 //!   not confirmed can be resubmitted after a crash;
-//! - `meta`: `firm` → [`FirmRecord`], the newest firm batch.
+//! - `meta`: `firm` → the newest firm batch (block, hash, DA location, DA head).
 //!
 //! Invariants: batches are consecutive (each starts right after the previous one ends) and are
 //! written before they are submitted; a batch's DA location is written in the same entry once
