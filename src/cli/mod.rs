@@ -1,5 +1,6 @@
 //! Command line interface, reth-style: `init`, `import`, `dump-genesis`, `db stats`.
 
+mod da_server;
 mod db;
 mod dump_genesis;
 mod import;
@@ -43,6 +44,8 @@ pub enum Command {
     DumpGenesis(dump_genesis::DumpGenesisCommand),
     /// Database tools.
     Db(db::DbCommand),
+    /// Run a local Celestia-compatible DA server.
+    DaServer(da_server::DaServerCommand),
 }
 
 /// `--chain`.
@@ -91,6 +94,7 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
         Command::Import(cmd) => cmd.run(),
         Command::DumpGenesis(cmd) => cmd.run(),
         Command::Db(cmd) => cmd.run(),
+        Command::DaServer(cmd) => cmd.run(),
     }
 }
 

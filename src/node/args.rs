@@ -21,6 +21,8 @@ pub struct NodeCommand {
     pub(crate) rpc: RpcArgs,
     #[command(flatten)]
     pub(crate) pool: PoolArgs,
+    #[command(flatten)]
+    pub(crate) da: DaArgs,
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9001).
     #[arg(long = "metrics", value_name = "ADDR")]
     pub(crate) metrics: Option<SocketAddr>,
@@ -35,6 +37,33 @@ pub struct DevArgs {
     /// Interval between dev blocks (e.g. `1s`, `100ms`).
     #[arg(long = "dev.block-time", default_value = "1s", value_parser = parse_duration)]
     pub block_time: Duration,
+}
+
+/// Data availability (Celestia) flags.
+#[derive(Debug, Clone, Args)]
+pub struct DaArgs {
+    /// celestia-node JSON-RPC URL (e.g. http://localhost:26658). Without it, `--dev` runs an
+    /// embedded Celestia-compatible DA server and other nodes post nothing.
+    #[arg(long = "da.url", value_name = "URL")]
+    pub url: Option<String>,
+    /// File holding the celestia-node auth token (`celestia light auth write`).
+    #[arg(long = "da.auth-token-file", value_name = "FILE")]
+    pub auth_token_file: Option<std::path::PathBuf>,
+    /// Gas price for blob submissions (utia); default: the node's estimate.
+    #[arg(long = "da.gas-price")]
+    pub gas_price: Option<f64>,
+    /// Longest time a batch waits before it is posted.
+    #[arg(long = "da.batch-interval", default_value = "2s", value_parser = parse_duration)]
+    pub batch_interval: Duration,
+    /// DA blocks to wait after inclusion before a block is firm (Celestia is final at 0).
+    #[arg(long = "da.confirmations", default_value_t = 0)]
+    pub confirmations: u64,
+    /// Block time of the embedded DA server used by `--dev`.
+    #[arg(long = "da.block-time", default_value = "1s", value_parser = parse_duration)]
+    pub embedded_block_time: Duration,
+    /// Do not post blocks to a DA layer at all (blocks then never become firm).
+    #[arg(long = "da.disable")]
+    pub disable: bool,
 }
 
 /// Transaction pool limits.

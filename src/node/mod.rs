@@ -11,11 +11,13 @@
 //! the restart.
 
 mod args;
+mod da;
 mod dev;
+mod exex;
 mod metrics;
 mod pool;
 
-pub use args::{DevArgs, NodeCommand, PoolArgs, parse_duration};
+pub use args::{DaArgs, DevArgs, NodeCommand, PoolArgs, parse_duration};
 
 use crate::{
     engine::Engine,
@@ -82,6 +84,16 @@ impl NodeCommand {
             pool.clone(),
             cancel.child_token(),
         ));
+        let da = da::start(
+            &self.da,
+            self.dev.dev,
+            &spec,
+            &datadir,
+            &engine,
+            &mut tasks,
+            &cancel,
+        )
+        .await?;
         if self.dev.dev {
             let block_time = self.dev.block_time;
             tracing::info!(?block_time, "dev mode: producing blocks");
@@ -126,6 +138,11 @@ impl NodeCommand {
             tasks.abort_all();
         }
         let _ = tokio::time::timeout(SHUTDOWN_BUDGET, handles.stop()).await;
+        if let Some(server) = da.server
+            && let Err(err) = server.stop().await
+        {
+            tracing::warn!(%err, "embedded DA server did not stop cleanly");
+        }
         let saved = pool.save(&pool_file)?;
         tracing::info!(saved, "pool saved; bye");
         Ok(())
@@ -154,7 +171,7 @@ pub(crate) fn pool_env(engine: &Engine) -> eyre::Result<PoolEnv> {
     })
 }
 
-async fn shutdown_signal() -> eyre::Result<String> {
+pub(crate) async fn shutdown_signal() -> eyre::Result<String> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).wrap_err("cannot install SIGTERM handler")?;
     tokio::select! {

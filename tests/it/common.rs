@@ -105,16 +105,22 @@ pub(crate) fn post(addr: &str, body: &str) -> Result<String, String> {
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(5)))
         .map_err(|e| e.to_string())?;
-    write!(
+    // A server may answer (e.g. 413) and close before it read the whole body; the answer is
+    // still readable, so a failed write is not the end.
+    let written = write!(
         stream,
         "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )
-    .map_err(|e| e.to_string())?;
+    );
     let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| e.to_string())?;
+    if let Err(read_error) = stream.read_to_string(&mut response)
+        && response.is_empty()
+    {
+        return Err(match written {
+            Err(write_error) => format!("{write_error}; then {read_error}"),
+            Ok(()) => read_error.to_string(),
+        });
+    }
     let (head, body) = response
         .split_once("\r\n\r\n")
         .ok_or("malformed HTTP response")?;

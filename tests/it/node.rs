@@ -284,3 +284,52 @@ fn request_size_and_batch_limits_give_clear_errors() {
     let again = crate::common::post(&node.http, call).expect("call");
     assert!(again.contains("0x1de2bcc"), "{again}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_blocks_become_firm_through_the_embedded_da_and_stay_firm_after_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = [
+        "--dev",
+        "--dev.block-time",
+        "200ms",
+        "--da.block-time",
+        "200ms",
+        "--da.batch-interval",
+        "200ms",
+    ];
+    let node = NodeProcess::start(dir.path(), &args);
+    let client = node.client();
+    let block = |tag: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .request::<Option<Block>, _>("eth_getBlockByNumber", rpc_params![tag, false])
+                .await
+                .expect("block by tag")
+                .expect("tag resolves")
+                .header
+                .number
+        }
+    };
+    let firm = eventually("a firm block", || async {
+        let finalized = block("finalized").await;
+        (finalized >= 3).then_some(finalized)
+    })
+    .await;
+    assert!(firm <= block("latest").await, "firm never passes soft");
+    assert!(firm <= block("safe").await);
+    node.terminate();
+
+    let node = NodeProcess::start(dir.path(), &args);
+    let client = node.client();
+    let after: Block = client
+        .request::<Option<Block>, _>("eth_getBlockByNumber", rpc_params!["finalized", false])
+        .await
+        .expect("finalized")
+        .expect("exists");
+    assert!(
+        after.header.number >= firm,
+        "finalized went backwards across a restart"
+    );
+    node.terminate();
+}

@@ -1,0 +1,103 @@
+//! Data availability wiring: the embedded DA server for `--dev`, and the Celestia DA ExEx that
+//! posts every block and turns DA finality into `finalized`.
+
+use super::{args::DaArgs, exex};
+use crate::{chainspec::ChainSpec, engine::Engine};
+use alloy_primitives::Bytes;
+use eyre::WrapErr;
+use hauptbuch_exex::{
+    celestia::{DaExExConfig, run_da_exex},
+    da_server::{DaServerConfig, DaServerHandle},
+};
+use std::path::Path;
+use tokio_util::sync::CancellationToken;
+
+/// Namespace id used when the chainspec sets none: the chain id (8 bytes, within the 10-byte
+/// limit), so two chains never share a namespace by default.
+fn default_namespace(chain_id: u64) -> Bytes {
+    Bytes::copy_from_slice(&chain_id.to_be_bytes())
+}
+
+/// What the node started for DA.
+#[derive(Debug, Default)]
+pub(super) struct DaRuntime {
+    /// The embedded server, when `--dev` runs one.
+    pub(super) server: Option<DaServerHandle>,
+}
+
+/// Starts DA posting as the flags ask: an external celestia-node (`--da.url`), the embedded
+/// server (`--dev` without `--da.url`), or nothing.
+pub(super) async fn start(
+    args: &DaArgs,
+    dev: bool,
+    spec: &ChainSpec,
+    datadir: &Path,
+    engine: &Engine,
+    tasks: &mut tokio::task::JoinSet<eyre::Result<()>>,
+    cancel: &CancellationToken,
+) -> eyre::Result<DaRuntime> {
+    if args.disable || (args.url.is_none() && !dev) {
+        return Ok(DaRuntime::default());
+    }
+    let mut runtime = DaRuntime::default();
+    let (url, auth_token) = match &args.url {
+        Some(url) => {
+            let token = match &args.auth_token_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .wrap_err_with(|| {
+                            format!("cannot read --da.auth-token-file {}", path.display())
+                        })?
+                        .trim()
+                        .to_string(),
+                ),
+                None => None,
+            };
+            (url.clone(), token)
+        }
+        None => {
+            let mut config = DaServerConfig::new(datadir.join("da-server"));
+            config.listen_addr = ([127, 0, 0, 1], 0).into();
+            config.block_time = args.embedded_block_time;
+            let server = hauptbuch_exex::da_server::start(config)
+                .await
+                .map_err(|e| eyre::eyre!("cannot start the embedded DA server: {e}"))?;
+            let token = match server.admin_token_path() {
+                Some(path) => Some(std::fs::read_to_string(path)?.trim().to_string()),
+                None => None,
+            };
+            let url = server.http_url();
+            tracing::info!(%url, "embedded DA server started");
+            println!("da: {url}");
+            runtime.server = Some(server);
+            (url, token)
+        }
+    };
+    let namespace = if spec.hauptbuch.da_namespace.is_empty() {
+        default_namespace(spec.chain_id)
+    } else {
+        spec.hauptbuch.da_namespace.clone()
+    };
+    let mut config = DaExExConfig::new(url, namespace, spec.chain_id, datadir.join("da"));
+    config.auth_token = auth_token;
+    config.gas_price = args.gas_price;
+    config.batch_interval = args.batch_interval;
+    config.confirmations = args.confirmations;
+    // Refuse a bad namespace at startup, naming it, rather than inside the running task.
+    config
+        .celestia_namespace()
+        .map_err(|e| eyre::eyre!("invalid DA namespace: {e}"))?;
+    let exex_cancel = cancel.child_token();
+    exex::spawn(
+        tasks,
+        "da",
+        engine.clone(),
+        cancel.child_token(),
+        move |ctx| async move {
+            run_da_exex(ctx, config, exex_cancel)
+                .await
+                .map_err(|e| eyre::eyre!("DA ExEx: {e}"))
+        },
+    )?;
+    Ok(runtime)
+}
