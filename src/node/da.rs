@@ -23,6 +23,8 @@ fn default_namespace(chain_id: u64) -> Bytes {
 pub(super) struct DaRuntime {
     /// The embedded server, when `--dev` runs one.
     pub(super) server: Option<DaServerHandle>,
+    /// The DA ExEx's data directory, when blocks are posted.
+    pub(super) da_dir: Option<std::path::PathBuf>,
 }
 
 /// Starts DA posting as the flags ask: an external celestia-node (`--da.url`), the embedded
@@ -78,6 +80,7 @@ pub(super) async fn start(
     } else {
         spec.hauptbuch.da_namespace.clone()
     };
+    runtime.da_dir = Some(datadir.join("da"));
     let mut config = DaExExConfig::new(url, namespace, spec.chain_id, datadir.join("da"));
     config.auth_token = auth_token;
     config.gas_price = args.gas_price;

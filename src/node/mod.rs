@@ -25,6 +25,7 @@ use crate::{
         RpcModules,
         debug::DebugRpc,
         eth::{EthFilterRpc, EthPubSubRpc, EthRpc},
+        hb::HbRpc,
         net::NetRpc,
         start_servers,
         txpool::TxpoolRpc,
@@ -112,6 +113,7 @@ impl NodeCommand {
             net: NetRpc::new(spec.chain_id),
             txpool: TxpoolRpc::new(pool.clone()),
             debug: DebugRpc::new(engine.clone()),
+            hb: HbRpc::new(engine.clone(), da.da_dir.clone()),
         };
         let handles = start_servers(&self.rpc, &modules).await?;
         // Machine-readable lines for scripts and tests that start the node on port 0.

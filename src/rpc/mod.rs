@@ -4,6 +4,7 @@
 pub mod debug;
 pub mod error;
 pub mod eth;
+pub mod hb;
 mod middleware;
 pub mod net;
 mod server;

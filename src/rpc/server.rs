@@ -6,6 +6,7 @@ use super::{
     eth::{
         EthApiServer, EthFilterApiServer, EthFilterRpc, EthPubSubApiServer, EthPubSubRpc, EthRpc,
     },
+    hb::{HbApiServer, HbRpc},
     net::{NetApiServer, NetRpc},
     txpool::{TxpoolApiServer, TxpoolRpc},
     web3::{Web3ApiServer, Web3Rpc},
@@ -21,7 +22,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 /// Namespaces this node serves.
-const KNOWN_NAMESPACES: &[&str] = &["eth", "net", "web3", "txpool", "debug"];
+const KNOWN_NAMESPACES: &[&str] = &["eth", "net", "web3", "txpool", "debug", "hb"];
 
 /// HTTP and WebSocket RPC flags (reth's names and defaults).
 #[derive(Debug, Clone, Args)]
@@ -104,6 +105,8 @@ pub struct RpcModules {
     pub txpool: TxpoolRpc,
     /// `debug_` (raw encodings).
     pub debug: DebugRpc,
+    /// `hb_`.
+    pub hb: HbRpc,
 }
 
 impl RpcModules {
@@ -120,6 +123,7 @@ impl RpcModules {
                 "web3" => module.merge(Web3Rpc.into_rpc()),
                 "txpool" => module.merge(self.txpool.clone().into_rpc()),
                 "debug" => module.merge(self.debug.clone().into_rpc()),
+                "hb" => module.merge(self.hb.clone().into_rpc()),
                 other => eyre::bail!(
                     "unknown RPC namespace `{other}` (known: {})",
                     KNOWN_NAMESPACES.join(", ")

@@ -45,7 +45,7 @@ impl NodeProcess {
                 "--http.port",
                 "0",
                 "--http.api",
-                "eth,net,web3,txpool,debug",
+                "eth,net,web3,txpool,debug,hb",
             ])
             .arg("--datadir")
             .arg(datadir)
@@ -318,6 +318,21 @@ async fn dev_blocks_become_firm_through_the_embedded_da_and_stay_firm_after_rest
     .await;
     assert!(firm <= block("latest").await, "firm never passes soft");
     assert!(firm <= block("safe").await);
+    let status: serde_json::Value = client
+        .request("hb_daStatus", rpc_params![])
+        .await
+        .expect("hb_daStatus");
+    assert_eq!(status["enabled"], true, "{status}");
+    assert!(status["lastDaHeight"].is_string(), "{status}");
+    let firm_head = u64::from_str_radix(
+        status["firmHead"]["number"]
+            .as_str()
+            .expect("number")
+            .trim_start_matches("0x"),
+        16,
+    )
+    .expect("hex");
+    assert!(firm_head >= firm, "{status}");
     node.terminate();
 
     let node = NodeProcess::start(dir.path(), &args);
