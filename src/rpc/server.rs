@@ -185,38 +185,67 @@ fn server_config(args: &RpcArgs) -> jsonrpsee::server::ServerConfigBuilder {
         .set_batch_request_config(BatchRequestConfig::Limit(args.max_batch_size))
 }
 
+/// Which transport a server speaks.
+#[derive(Debug, Clone, Copy)]
+enum Transport {
+    Http,
+    Ws,
+}
+
+/// Starts one server on `addr` serving `api`, with CORS for `origins`.
+async fn start_one(
+    args: &RpcArgs,
+    modules: &RpcModules,
+    transport: Transport,
+    addr: SocketAddr,
+    api: &[String],
+    origins: Option<&str>,
+) -> eyre::Result<(SocketAddr, ServerHandle)> {
+    let module = modules.select(api)?;
+    let cors = cors_layer(origins)?;
+    let (config, scheme, flags) = match transport {
+        Transport::Http => (
+            server_config(args).http_only(),
+            "http",
+            "--http.addr/--http.port",
+        ),
+        Transport::Ws => (server_config(args).ws_only(), "ws", "--ws.addr/--ws.port"),
+    };
+    let server = Server::builder()
+        .set_config(config.build())
+        .set_http_middleware(tower::ServiceBuilder::new().option_layer(cors))
+        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(RpcMiddleware::new))
+        .build(addr)
+        .await
+        .map_err(|e| eyre::eyre!("cannot listen on {flags} {addr}: {e}"))?;
+    let bound = server.local_addr()?;
+    tracing::info!(url = %format!("{scheme}://{bound}"), "RPC server started");
+    Ok((bound, server.start(module)))
+}
+
 /// Starts the HTTP and/or WS servers the flags ask for.
 pub async fn start_servers(args: &RpcArgs, modules: &RpcModules) -> eyre::Result<RpcHandles> {
     let mut handles = RpcHandles::default();
     if args.http {
-        let module = modules.select(&args.http_api)?;
-        let cors = cors_layer(args.http_corsdomain.as_deref())?;
         let addr = SocketAddr::new(args.http_addr, args.http_port);
-        let server = Server::builder()
-            .set_config(server_config(args).http_only().build())
-            .set_http_middleware(tower::ServiceBuilder::new().option_layer(cors))
-            .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(RpcMiddleware::new))
-            .build(addr)
-            .await
-            .map_err(|e| eyre::eyre!("cannot listen on --http.addr/--http.port {addr}: {e}"))?;
-        let bound = server.local_addr()?;
-        tracing::info!(url = %format!("http://{bound}"), "HTTP RPC server started");
-        handles.http = Some((bound, server.start(module)));
+        let origins = args.http_corsdomain.as_deref();
+        handles.http = Some(
+            start_one(
+                args,
+                modules,
+                Transport::Http,
+                addr,
+                &args.http_api,
+                origins,
+            )
+            .await?,
+        );
     }
     if args.ws {
-        let module = modules.select(&args.ws_api)?;
-        let cors = cors_layer(args.ws_origins.as_deref())?;
         let addr = SocketAddr::new(args.ws_addr, args.ws_port);
-        let server = Server::builder()
-            .set_config(server_config(args).ws_only().build())
-            .set_http_middleware(tower::ServiceBuilder::new().option_layer(cors))
-            .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(RpcMiddleware::new))
-            .build(addr)
-            .await
-            .map_err(|e| eyre::eyre!("cannot listen on --ws.addr/--ws.port {addr}: {e}"))?;
-        let bound = server.local_addr()?;
-        tracing::info!(url = %format!("ws://{bound}"), "WS RPC server started");
-        handles.ws = Some((bound, server.start(module)));
+        let origins = args.ws_origins.as_deref();
+        handles.ws =
+            Some(start_one(args, modules, Transport::Ws, addr, &args.ws_api, origins).await?);
     }
     Ok(handles)
 }
