@@ -7,4 +7,5 @@ mod common;
 mod crash;
 mod logs;
 mod node;
+mod openrpc_schema;
 mod rpc_compat;
