@@ -4,6 +4,7 @@
 
 pub mod chainspec;
 pub mod cli;
+pub mod derive;
 pub mod engine;
 pub mod execution;
 pub mod import;

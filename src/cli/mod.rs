@@ -1,7 +1,8 @@
-//! Command line interface, reth-style: `init`, `import`, `dump-genesis`, `db stats`.
+//! Command line interface, reth-style: `init`, `import`, `dump-genesis`, `db stats`, `derive`.
 
 mod da_server;
 mod db;
+mod derive;
 mod dump_genesis;
 mod import;
 mod init;
@@ -46,6 +47,8 @@ pub enum Command {
     Db(db::DbCommand),
     /// Run a local Celestia-compatible DA server.
     DaServer(da_server::DaServerCommand),
+    /// Rebuild the chain from the blobs of its DA namespace.
+    Derive(derive::DeriveCommand),
 }
 
 /// `--chain`.
@@ -95,6 +98,7 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
         Command::DumpGenesis(cmd) => cmd.run(),
         Command::Db(cmd) => cmd.run(),
         Command::DaServer(cmd) => cmd.run(),
+        Command::Derive(cmd) => cmd.run(),
     }
 }
 

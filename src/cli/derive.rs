@@ -1,0 +1,101 @@
+//! `hauptbuch-reth derive`.
+
+use super::{ChainArgs, DatadirArgs};
+use crate::derive::{DaSource, DeriveConfig, DeriveEnd};
+use clap::Args;
+use eyre::WrapErr;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+/// Rebuilds the chain from the blobs of its DA namespace, executing and verifying every block.
+#[derive(Debug, Args)]
+pub struct DeriveCommand {
+    #[command(flatten)]
+    chain: ChainArgs,
+    #[command(flatten)]
+    datadir: DatadirArgs,
+    /// celestia-node RPC endpoint, `http(s)://` or `ws(s)://`.
+    #[arg(long = "da.url", value_name = "URL")]
+    da_url: String,
+    /// File holding a bearer token with `read` permission, if the endpoint needs one.
+    #[arg(long = "da.auth-token-file", value_name = "FILE")]
+    da_auth_token_file: Option<PathBuf>,
+    /// First DA height to read. Default: after the height stored by the last run, else 1.
+    #[arg(long = "from-height", value_name = "N")]
+    from_height: Option<u64>,
+    /// Last DA height to read, waiting for it if needed. Default: the DA head at start.
+    #[arg(long = "to-height", value_name = "M", conflicts_with = "follow")]
+    to_height: Option<u64>,
+    /// Keep following new DA heights until SIGINT/SIGTERM.
+    #[arg(long)]
+    follow: bool,
+}
+
+impl DeriveCommand {
+    pub(super) fn run(self) -> eyre::Result<()> {
+        let spec = self.chain.load()?;
+        let datadir = self.datadir.resolve(&spec);
+        let token = match &self.da_auth_token_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .wrap_err_with(|| {
+                        format!("cannot read --da.auth-token-file {}", path.display())
+                    })?
+                    .trim()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        if let (Some(from), Some(to)) = (self.from_height, self.to_height)
+            && from > to
+        {
+            eyre::bail!("--from-height {from} is above --to-height {to}");
+        }
+        let namespace = crate::derive::namespace(&spec)?;
+        let engine = super::open_engine(spec, &datadir)?;
+        let config = DeriveConfig {
+            from_height: self.from_height,
+            end: match (self.to_height, self.follow) {
+                (Some(height), _) => DeriveEnd::Height(height),
+                (None, true) => DeriveEnd::Follow,
+                (None, false) => DeriveEnd::NetworkHead,
+            },
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .wrap_err("cannot start the async runtime")?;
+        let started = std::time::Instant::now();
+        let stats = runtime.block_on(async {
+            let source = DaSource::connect(&self.da_url, token.as_deref(), namespace)
+                .await
+                .wrap_err("cannot start derivation")?;
+            let cancel = CancellationToken::new();
+            let signal_cancel = cancel.clone();
+            tokio::spawn(async move {
+                if let Ok(signal) = crate::node::shutdown_signal().await {
+                    tracing::info!(%signal, "stopping derivation after the current DA height");
+                    signal_cancel.cancel();
+                }
+            });
+            crate::derive::derive(&engine, &source, &config, &cancel)
+                .await
+                .wrap_err_with(|| format!("derivation from {} failed", self.da_url))
+        })?;
+        let head = engine.head()?;
+        tracing::info!(
+            da_heights = ?stats.last_da_height.map(|last| stats.first_da_height..=last),
+            blobs = stats.blobs,
+            skipped_blobs = stats.skipped_blobs,
+            duplicate_blocks = stats.duplicate_blocks,
+            imported = stats.imported,
+            transactions = stats.transactions,
+            head = head.number,
+            head_hash = %head.hash(),
+            elapsed = ?started.elapsed(),
+            "derivation complete"
+        );
+        println!("{} {}", head.number, head.hash());
+        Ok(())
+    }
+}
