@@ -13,10 +13,12 @@
 mod error;
 mod forkchoice;
 mod hashed;
+mod payload;
 
 pub use error::EngineError;
 pub use forkchoice::{BlockRef, ForkchoiceState};
 pub use hashed::hashed_post_state;
+pub use payload::BuiltPayload;
 
 use crate::{
     chainspec::ChainSpec,
@@ -65,6 +67,8 @@ pub struct Engine {
     spec: Arc<ChainSpec>,
     db: Arc<Database>,
     notifications: tokio::sync::broadcast::Sender<Arc<CanonicalBlock>>,
+    /// The last payload this engine built, executed but not committed.
+    built: Arc<std::sync::Mutex<Option<payload::ExecutedPayload>>>,
 }
 
 impl Engine {
@@ -75,6 +79,7 @@ impl Engine {
             spec,
             db,
             notifications,
+            built: Default::default(),
         }
     }
 
@@ -199,18 +204,32 @@ impl Engine {
         drop(provider);
 
         let changes = outcome.bundle.to_plain_state(OriginalValuesKnown::Yes);
+        self.commit_executed(hash, header, body, &changes, outcome.receipts)
+    }
+
+    /// Writes an executed block in one transaction: state, trie (checking the header's state
+    /// root), block, head pointer; then notifies subscribers. Aborts on a root mismatch.
+    fn commit_executed(
+        &self,
+        hash: B256,
+        header: Header,
+        body: BlockBody<TxEnvelope>,
+        changes: &revm::database::states::StateChangeset,
+        receipts: Vec<alloy_consensus::ReceiptEnvelope>,
+    ) -> Result<BlockSummary, EngineError> {
         let writer = self.db.writer()?;
-        writer.write_state(&changes, Some(header.number))?;
-        let root = writer.write_trie(&hashed_post_state(&changes))?;
+        writer.write_state(changes, Some(header.number))?;
+        let root = writer.write_trie(&hashed_post_state(changes))?;
         if root != header.state_root {
             writer.abort()?;
-            return Err(invalid(ConsensusError::mismatch(
-                "stateRoot",
-                header.state_root,
-                root,
-            )));
+            return Err(ExecutionError::Invalid {
+                number: header.number,
+                hash,
+                error: ConsensusError::mismatch("stateRoot", header.state_root, root),
+            }
+            .into());
         }
-        writer.write_block(hash, &header, &body, &outcome.receipts)?;
+        writer.write_block(hash, &header, &body, &receipts)?;
         writer.set_pointer("head", hash)?;
         writer.commit()?;
         let summary = BlockSummary {
@@ -223,51 +242,20 @@ impl Engine {
             hash,
             header,
             body,
-            receipts: outcome.receipts,
+            receipts,
         });
         Ok(summary)
     }
 
-    /// Builds a block on the head from `transactions` (in order), computes its state root and
-    /// commits it as the new head, then notifies subscribers like [`Engine::insert_block`]. Used by
-    /// dev block production and benchmarks.
+    /// Builds a block on the head and commits it (build payload, then import it). Used by dev
+    /// block production and tests.
     pub fn build_and_commit(
         &self,
         attributes: BlockAttributes,
         transactions: impl IntoIterator<Item = Recovered<TxEnvelope>>,
-    ) -> Result<(Block<TxEnvelope>, execution::BuiltBlock), EngineError> {
-        let provider = self.db.provider()?;
-        let head = self.head()?;
-        let mut built = execution::build_block(
-            &self.spec,
-            provider.state()?,
-            head.inner(),
-            head.hash(),
-            attributes,
-            transactions,
-        )?;
-        drop(provider);
-        let changes = built
-            .outcome
-            .bundle
-            .to_plain_state(OriginalValuesKnown::Yes);
-        let writer = self.db.writer()?;
-        writer.write_state(&changes, Some(built.header.number))?;
-        built.header.state_root = writer.write_trie(&hashed_post_state(&changes))?;
-        let hash = built.header.hash_slow();
-        writer.write_block(hash, &built.header, &built.body, &built.outcome.receipts)?;
-        writer.set_pointer("head", hash)?;
-        writer.commit()?;
-        let block = Block {
-            header: built.header.clone(),
-            body: built.body.clone(),
-        };
-        self.notify(CanonicalBlock {
-            hash,
-            header: built.header.clone(),
-            body: built.body.clone(),
-            receipts: built.outcome.receipts.clone(),
-        });
-        Ok((block, built))
+    ) -> Result<(Block<TxEnvelope>, BuiltPayload), EngineError> {
+        let payload = self.build_payload(attributes, transactions)?;
+        self.import_payload(payload.block.clone())?;
+        Ok((payload.block.clone(), payload))
     }
 }
