@@ -26,6 +26,8 @@ pub(crate) struct NodeProcess {
     pub(crate) http: String,
     /// The WS address, when started with `--ws`.
     pub(crate) ws: Option<String>,
+    /// The embedded DA server's URL, when the node runs one (`--dev`).
+    pub(crate) da: Option<String>,
 }
 
 impl Drop for NodeProcess {
@@ -61,10 +63,15 @@ impl NodeProcess {
                 let _ = tx.send(line);
             }
         });
+        // The DA URL, when there is one, comes before the HTTP address.
+        let mut da = None;
         let http = loop {
             let line = rx
                 .recv_timeout(TIMEOUT)
                 .expect("node prints its HTTP address");
+            if let Some(url) = line.strip_prefix("da: ") {
+                da = Some(url.to_string());
+            }
             if line.starts_with("http://") {
                 break line;
             }
@@ -80,7 +87,12 @@ impl NodeProcess {
             );
             line
         });
-        Self { child, http, ws }
+        Self {
+            child,
+            http,
+            ws,
+            da,
+        }
     }
 
     pub(crate) fn client(&self) -> HttpClient {
@@ -127,7 +139,7 @@ where
     }
 }
 
-fn raw_transfer(key: usize, nonce: u64, to: Address, value: u64) -> Bytes {
+pub(crate) fn raw_transfer(key: usize, nonce: u64, to: Address, value: u64) -> Bytes {
     let signer = DEV_KEYS[key].parse().expect("key");
     let tx = transfer(&signer, 31_337_420, nonce, to, value);
     tx.into_inner().encoded_2718().into()

@@ -1,0 +1,314 @@
+//! `hauptbuch-reth derive`: a fresh datadir rebuilt from the blobs a `--dev` node posted to its
+//! embedded DA server reaches the node's block hashes and state, skips blobs that are not part
+//! of the chain, and resumes where it stopped.
+
+use crate::{
+    common::binary,
+    node::{NodeProcess, eventually, raw_transfer},
+};
+use alloy_primitives::{Address, B256, U64, U256};
+use alloy_rpc_types_eth::{Block, TransactionReceipt};
+use celestia_rpc::{Client, TxConfig, prelude::*};
+use celestia_types::Blob;
+use hauptbuch_exex::celestia::{BatchBlock, MAX_BLOB_BYTES, encode_blob};
+use hauptbuch_reth::{chainspec::ChainSpec, engine::Engine, storage::Database};
+use jsonrpsee::{core::client::ClientT, http_client::HttpClient, rpc_params};
+use std::{
+    path::Path,
+    process::{Command, ExitStatus, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// Upper bound for one derive run.
+const DERIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Upper bound for one DA request from the test.
+const DA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Output of a successful `derive` run.
+struct DeriveRun {
+    /// `(number, hash)` from the last stdout line.
+    head: (u64, B256),
+    /// Everything logged.
+    stderr: String,
+}
+
+/// Runs `derive` to completion (killed after [`DERIVE_TIMEOUT`]) and returns its exit status,
+/// stdout and stderr. Output goes through files so that a long log never blocks the process on
+/// a full pipe.
+fn run_derive(
+    datadir: &Path,
+    da_url: &str,
+    token: &Path,
+    heights: &[&str],
+    logs: &Path,
+) -> (ExitStatus, String, String) {
+    let stdout_path = logs.join("derive.out");
+    let stderr_path = logs.join("derive.err");
+    let mut child = Command::new(binary())
+        .args(["derive", "--chain", "devnet", "--da.url", da_url])
+        .arg("--datadir")
+        .arg(datadir)
+        .arg("--da.auth-token-file")
+        .arg(token)
+        .args(heights)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::from(
+            std::fs::File::create(&stdout_path).expect("stdout file"),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::create(&stderr_path).expect("stderr file"),
+        ))
+        .spawn()
+        .expect("spawn derive");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait derive") {
+            break status;
+        }
+        if started.elapsed() > DERIVE_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "derive did not finish within {DERIVE_TIMEOUT:?}:\n{}",
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = std::fs::read_to_string(&stdout_path).expect("read stdout");
+    let stderr = std::fs::read_to_string(&stderr_path).expect("read stderr");
+    (status, stdout, stderr)
+}
+
+/// Runs `derive --to-height to_height`, which must succeed, and parses the head it prints.
+fn derive_to(datadir: &Path, da_url: &str, token: &Path, to_height: u64, logs: &Path) -> DeriveRun {
+    let to_height = to_height.to_string();
+    let (status, stdout, stderr) =
+        run_derive(datadir, da_url, token, &["--to-height", &to_height], logs);
+    assert!(status.success(), "derive failed with {status}:\n{stderr}");
+    let last = stdout.lines().last().expect("derive prints its head");
+    let (number, hash) = last.split_once(' ').expect("`<number> <hash>`");
+    DeriveRun {
+        head: (
+            number.parse().expect("head number"),
+            hash.parse().expect("head hash"),
+        ),
+        stderr,
+    }
+}
+
+async fn block_hash(client: &HttpClient, number: u64) -> B256 {
+    client
+        .request::<Option<Block>, _>(
+            "eth_getBlockByNumber",
+            rpc_params![U64::from(number), false],
+        )
+        .await
+        .expect("block by number")
+        .expect("the node has the block")
+        .header
+        .hash
+}
+
+async fn finalized(client: &HttpClient) -> u64 {
+    client
+        .request::<Option<Block>, _>("eth_getBlockByNumber", rpc_params!["finalized", false])
+        .await
+        .expect("finalized block")
+        .expect("finalized resolves")
+        .header
+        .number
+}
+
+async fn da_head(da: &Client) -> u64 {
+    tokio::time::timeout(DA_TIMEOUT, da.header_network_head())
+        .await
+        .expect("DA head within the timeout")
+        .expect("DA head")
+        .height()
+}
+
+async fn submit(da: &Client, blob: Blob) -> u64 {
+    tokio::time::timeout(DA_TIMEOUT, da.blob_submit(&[blob], TxConfig::default()))
+        .await
+        .expect("submission within the timeout")
+        .expect("blob submitted")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_datadir_derives_the_sequencer_chain_from_da_skipping_foreign_blobs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(
+        &dir.path().join("node"),
+        &[
+            "--dev",
+            "--dev.block-time",
+            "200ms",
+            "--da.block-time",
+            "200ms",
+            "--da.batch-interval",
+            "200ms",
+        ],
+    );
+    let client = node.client();
+    let da_url = node.da.clone().expect("the dev node runs a DA server");
+    let token_file = dir.path().join("node/da-server/auth/admin.token");
+    let token = std::fs::read_to_string(&token_file).expect("admin token");
+    let da = Client::new(
+        &da_url,
+        Some(token.trim()),
+        Some(DA_TIMEOUT),
+        Some(DA_TIMEOUT),
+    )
+    .await
+    .expect("DA client");
+
+    // A few transfers, all mined, then firm.
+    let to = Address::repeat_byte(0x77);
+    let mut last_hash = B256::ZERO;
+    for nonce in 0..3 {
+        last_hash = client
+            .request(
+                "eth_sendRawTransaction",
+                rpc_params![raw_transfer(0, nonce, to, 1_000 + nonce)],
+            )
+            .await
+            .expect("send transfer");
+    }
+    let receipt: TransactionReceipt = eventually("the last transfer's receipt", || async {
+        client
+            .request::<Option<TransactionReceipt>, _>(
+                "eth_getTransactionReceipt",
+                rpc_params![last_hash],
+            )
+            .await
+            .expect("receipt call")
+    })
+    .await;
+    let mined = receipt.block_number.expect("mined");
+    eventually("the transfers to be firm", || async {
+        (finalized(&client).await >= mined).then_some(())
+    })
+    .await;
+
+    // Blobs in the namespace that are not part of the chain: garbage, another chain id, and a
+    // re-posted batch of this chain (a duplicate).
+    let spec = ChainSpec::from_arg("devnet").expect("devnet");
+    let namespace = hauptbuch_reth::derive::namespace(&spec).expect("namespace");
+    let mut ours = None;
+    for height in 1..=da_head(&da).await {
+        let blobs = da
+            .blob_get_all(height, &[namespace])
+            .await
+            .expect("blob.GetAll")
+            .unwrap_or_default();
+        if let Some(blob) = blobs.into_iter().next() {
+            ours = Some(blob);
+            break;
+        }
+    }
+    let ours = ours.expect("the node posted a blob");
+    let garbage = Blob::new(namespace, b"definitely not a hauptbuch blob".to_vec(), None)
+        .expect("garbage blob");
+    let foreign = encode_blob(1, 1, &[BatchBlock::default()], MAX_BLOB_BYTES).expect("encode");
+    let foreign = Blob::new(namespace, foreign.bytes.to_vec(), None).expect("foreign blob");
+    let duplicate = Blob::new(namespace, ours.data, None).expect("duplicate blob");
+    for blob in [garbage, foreign, duplicate] {
+        submit(&da, blob).await;
+    }
+
+    let first_end = da_head(&da).await;
+    let derived_dir = dir.path().join("derived");
+    let run = derive_to(&derived_dir, &da_url, &token_file, first_end, dir.path());
+    let (number, hash) = run.head;
+    assert!(
+        number >= mined,
+        "derived head {number} is below block {mined}"
+    );
+    assert_eq!(
+        hash,
+        block_hash(&client, number).await,
+        "head hash of block {number}"
+    );
+    assert!(
+        run.stderr.contains("bad magic"),
+        "garbage blob not reported:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("blob of chain id 1"),
+        "foreign blob not reported:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("duplicate"),
+        "duplicate not reported:\n{}",
+        run.stderr
+    );
+
+    // The derived state is the node's state at that block.
+    let node_balance: U256 = client
+        .request("eth_getBalance", rpc_params![to, U64::from(number)])
+        .await
+        .expect("balance");
+    assert_eq!(node_balance, U256::from(3_003));
+    {
+        let db = Database::open(&derived_dir).expect("open derived datadir");
+        let engine = Engine::new(spec.clone(), Arc::new(db));
+        let head = engine.head().expect("derived head");
+        assert_eq!((head.number, head.hash()), (number, hash));
+        let account = engine
+            .db()
+            .provider()
+            .expect("provider")
+            .account(to)
+            .expect("account read")
+            .expect("recipient exists");
+        assert_eq!(account.balance, node_balance);
+        let stored = hauptbuch_reth::derive::stored_da_height(&engine).expect("stored DA height");
+        assert_eq!(stored, Some(first_end));
+    }
+
+    // A second run resumes after the stored DA height and follows the chain further.
+    let firm_before = finalized(&client).await;
+    eventually("more firm blocks", || async {
+        (finalized(&client).await >= firm_before + 3).then_some(())
+    })
+    .await;
+    let second_end = da_head(&da).await;
+    let run = derive_to(&derived_dir, &da_url, &token_file, second_end, dir.path());
+    let (later, later_hash) = run.head;
+    assert!(
+        later > number,
+        "second run did not advance: {later} <= {number}"
+    );
+    assert_eq!(
+        later_hash,
+        block_hash(&client, later).await,
+        "head hash of block {later}"
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("from_da_height={}", first_end + 1)),
+        "second run did not resume after DA height {first_end}:\n{}",
+        run.stderr
+    );
+
+    // Starting a fresh datadir after the DA height of block 1 leaves a gap: a clear error.
+    let from = (first_end + 1).to_string();
+    let to = second_end.to_string();
+    let (status, _, stderr) = run_derive(
+        &dir.path().join("gap"),
+        &da_url,
+        &token_file,
+        &["--from-height", &from, "--to-height", &to],
+        dir.path(),
+    );
+    assert!(!status.success(), "a gap must stop derivation:\n{stderr}");
+    assert!(
+        stderr.contains("gap in DA data") && stderr.contains("next block needed is 1"),
+        "gap not named:\n{stderr}"
+    );
+    node.terminate();
+}
