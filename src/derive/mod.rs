@@ -177,7 +177,7 @@ pub async fn derive(
         if cancel.is_cancelled() {
             break;
         }
-        let imported = derive_height(engine, source, height, &mut stats, cancel).await?;
+        let imported = derive_height(engine, source, height, &mut stats).await?;
         stats.last_da_height = Some(height);
         unstored += 1;
         if imported > 0 || unstored >= EMPTY_HEIGHTS_PER_WRITE {
@@ -212,7 +212,6 @@ async fn derive_height(
     source: &DaSource,
     height: u64,
     stats: &mut DeriveStats,
-    cancel: &CancellationToken,
 ) -> Result<usize> {
     let blobs = source.blobs_at(height).await?;
     stats.blobs += blobs.len();
@@ -237,11 +236,9 @@ async fn derive_height(
     }
     // The node posts in order, but nothing forces the DA to keep the order within a height.
     batches.sort_by_key(|batch| batch.first);
+    // Not interruptible between blobs: the height is recorded as done once this returns.
     let mut imported = 0;
     for batch in batches {
-        if cancel.is_cancelled() {
-            break;
-        }
         imported += import_batch(engine, height, batch, stats).await?;
     }
     Ok(imported)
