@@ -11,7 +11,7 @@ pub type Result<T, E = DeriveError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum DeriveError {
     /// The DA node could not be reached or configured.
-    #[error("cannot connect to the DA node at {url}: {source}")]
+    #[error("cannot connect to the DA node at {url}")]
     Connect {
         /// The `--da.url`.
         url: String,
@@ -56,7 +56,7 @@ pub enum DeriveError {
         next: u64,
     },
     /// A block from DA failed validation or execution: the data disagrees with the chain.
-    #[error("block {number} ({hash}) from DA height {da_height} was rejected: {source}")]
+    #[error("block {number} ({hash}) from DA height {da_height} was rejected")]
     Block {
         /// Block number.
         number: u64,
