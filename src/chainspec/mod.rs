@@ -188,6 +188,19 @@ impl ChainSpec {
         }
     }
 
+    /// The 10-byte Celestia namespace id (version 0) blocks are posted under: the chainspec's
+    /// `daNamespace`, else the chain id, left-padded with zeros as Celestia pads short ids.
+    pub fn da_namespace_id(&self) -> alloy_primitives::Bytes {
+        let id: &[u8] = if self.hauptbuch.da_namespace.is_empty() {
+            &self.chain_id.to_be_bytes()
+        } else {
+            &self.hauptbuch.da_namespace
+        };
+        let mut padded = vec![0u8; hauptbuch::MAX_NAMESPACE_ID_LEN.saturating_sub(id.len())];
+        padded.extend_from_slice(id);
+        padded.into()
+    }
+
     /// EIP-1559 parameters (Ethereum's: denominator 8, elasticity 2).
     pub const fn base_fee_params(&self) -> BaseFeeParams {
         BaseFeeParams::ethereum()
@@ -324,6 +337,17 @@ mod tests {
         assert!(!spec.is_osaka_active_at_timestamp(u64::MAX));
         assert_eq!(spec.alloc.len(), 24, "20 dev accounts + 4 system contracts");
         assert!(spec.genesis_header.requests_hash.is_some());
+    }
+
+    #[test]
+    fn da_namespace_is_ten_bytes_with_or_without_a_configured_id() {
+        let devnet = ChainSpec::from_arg("devnet").expect("devnet");
+        assert_eq!(devnet.da_namespace_id().as_ref(), b"hauptbuch!");
+        let plain = ChainSpec::from_json(r#"{"config":{"chainId":258},"alloc":{}}"#).expect("spec");
+        assert_eq!(
+            plain.da_namespace_id().as_ref(),
+            &[0, 0, 0, 0, 0, 0, 0, 0, 1, 2]
+        );
     }
 
     #[test]

@@ -87,14 +87,9 @@ pub struct DeriveStats {
     pub transactions: usize,
 }
 
-/// The namespace id the chain posts to: the chainspec's `daNamespace`, else the chain id's
-/// 8 big-endian bytes (the node's rule, `node::da`).
+/// The namespace id the chain posts to ([`ChainSpec::da_namespace_id`]).
 pub fn namespace_id(spec: &ChainSpec) -> Bytes {
-    if spec.hauptbuch.da_namespace.is_empty() {
-        Bytes::copy_from_slice(&spec.chain_id.to_be_bytes())
-    } else {
-        spec.hauptbuch.da_namespace.clone()
-    }
+    spec.da_namespace_id()
 }
 
 /// The chain's Celestia namespace (version 0).

@@ -3,7 +3,6 @@
 
 use super::{args::DaArgs, exex};
 use crate::{chainspec::ChainSpec, engine::Engine};
-use alloy_primitives::Bytes;
 use eyre::WrapErr;
 use hauptbuch_exex::{
     celestia::{DaExExConfig, run_da_exex},
@@ -11,12 +10,6 @@ use hauptbuch_exex::{
 };
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
-
-/// Namespace id used when the chainspec sets none: the chain id (8 bytes, within the 10-byte
-/// limit), so two chains never share a namespace by default.
-fn default_namespace(chain_id: u64) -> Bytes {
-    Bytes::copy_from_slice(&chain_id.to_be_bytes())
-}
 
 /// What the node started for DA.
 #[derive(Debug, Default)]
@@ -75,11 +68,7 @@ pub(super) async fn start(
             (url, token)
         }
     };
-    let namespace = if spec.hauptbuch.da_namespace.is_empty() {
-        default_namespace(spec.chain_id)
-    } else {
-        spec.hauptbuch.da_namespace.clone()
-    };
+    let namespace = spec.da_namespace_id();
     runtime.da_dir = Some(datadir.join("da"));
     let mut config = DaExExConfig::new(url, namespace, spec.chain_id, datadir.join("da"));
     config.auth_token = auth_token;
