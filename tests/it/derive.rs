@@ -312,3 +312,75 @@ async fn a_fresh_datadir_derives_the_sequencer_chain_from_da_skipping_foreign_bl
     );
     node.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_leaves_no_gap_on_da_and_the_chain_still_derives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = [
+        "--dev",
+        "--dev.block-time",
+        "200ms",
+        "--da.block-time",
+        "200ms",
+        "--da.batch-interval",
+        "200ms",
+    ];
+    let node = NodeProcess::start(&dir.path().join("node"), &args);
+    let client = node.client();
+    for nonce in 0..3 {
+        let _: B256 = client
+            .request(
+                "eth_sendRawTransaction",
+                rpc_params![raw_transfer(1, nonce, Address::repeat_byte(0x55), 7)],
+            )
+            .await
+            .expect("send transfer");
+    }
+    eventually("some firm blocks", || async {
+        (finalized(&client).await >= 4).then_some(())
+    })
+    .await;
+    let latest_before_kill = client
+        .request::<Option<Block>, _>("eth_getBlockByNumber", rpc_params!["latest", false])
+        .await
+        .expect("latest")
+        .expect("exists")
+        .header
+        .number;
+    drop(node); // SIGKILL, node and its embedded DA server alike
+
+    let node = NodeProcess::start(&dir.path().join("node"), &args);
+    let client = node.client();
+    eventually("blocks past the kill point to become firm", || async {
+        (finalized(&client).await > latest_before_kill + 2).then_some(())
+    })
+    .await;
+    let da_url = node.da.clone().expect("DA server");
+    let token = dir.path().join("node/da-server/auth/admin.token");
+    let da_token = std::fs::read_to_string(&token).expect("token");
+    let da = Client::new(
+        &da_url,
+        Some(da_token.trim()),
+        Some(DA_TIMEOUT),
+        Some(DA_TIMEOUT),
+    )
+    .await
+    .expect("DA client");
+    let to_height = da_head(&da).await;
+    let derived = derive_to(
+        &dir.path().join("derived"),
+        &da_url,
+        &token,
+        to_height,
+        dir.path(),
+    );
+    let (number, hash) = derived.head;
+    assert!(number > latest_before_kill + 2, "derived up to {number}");
+    assert_eq!(
+        hash,
+        block_hash(&client, number).await,
+        "derived chain equals the node's"
+    );
+    assert!(!derived.stderr.contains("gap"), "{}", derived.stderr);
+    node.terminate();
+}
