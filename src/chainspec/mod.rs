@@ -23,7 +23,7 @@ use alloy_eips::{eip1559::BaseFeeParams, eip7840::BlobParams, eip7892::BlobSched
 use alloy_evm::eth::spec::EthExecutorSpec;
 use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_hardforks::{EthereumChainHardforks, EthereumHardfork, EthereumHardforks, ForkCondition};
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, B256};
 use std::{collections::BTreeMap, path::Path, sync::Arc};
 
 /// The built-in devnet chainspec (`--chain devnet`).
@@ -317,13 +317,6 @@ fn hardforks_from_genesis(genesis: &Genesis) -> Result<EthereumChainHardforks, C
         }
     }
     Ok(EthereumChainHardforks::new(forks))
-}
-
-/// Total balance helper used by `dump-genesis` and tests.
-pub fn total_supply(alloc: &BTreeMap<Address, GenesisAccount>) -> U256 {
-    alloc.values().fold(U256::ZERO, |sum, account| {
-        sum.saturating_add(account.balance)
-    })
 }
 
 #[cfg(test)]

@@ -35,17 +35,7 @@ impl DeriveCommand {
     pub(super) fn run(self) -> eyre::Result<()> {
         let spec = self.chain.load()?;
         let datadir = self.datadir.resolve(&spec);
-        let token = match &self.da_auth_token_file {
-            Some(path) => Some(
-                std::fs::read_to_string(path)
-                    .wrap_err_with(|| {
-                        format!("cannot read --da.auth-token-file {}", path.display())
-                    })?
-                    .trim()
-                    .to_string(),
-            ),
-            None => None,
-        };
+        let token = crate::node::read_auth_token(self.da_auth_token_file.as_deref())?;
         if let (Some(from), Some(to)) = (self.from_height, self.to_height)
             && from > to
         {

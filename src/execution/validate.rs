@@ -14,9 +14,7 @@ use alloy_consensus::{
         calculate_withdrawals_root,
     },
 };
-use alloy_eips::{
-    eip1559::INITIAL_BASE_FEE, eip4844::DATA_GAS_PER_BLOB, eip7685::EMPTY_REQUESTS_HASH,
-};
+use alloy_eips::{eip1559::INITIAL_BASE_FEE, eip4844::DATA_GAS_PER_BLOB};
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::{B64, Bloom, U256};
 
@@ -317,6 +315,3 @@ pub fn logs_bloom(receipts: &[alloy_consensus::ReceiptEnvelope]) -> Bloom {
         bloom
     })
 }
-
-/// `requestsHash` of a block without requests.
-pub const EMPTY_REQUESTS: alloy_primitives::B256 = EMPTY_REQUESTS_HASH;

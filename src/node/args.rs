@@ -66,6 +66,22 @@ pub struct DaArgs {
     pub disable: bool,
 }
 
+impl DaArgs {
+    /// The DA auth token from `--da.auth-token-file`, if given.
+    pub fn auth_token(&self) -> eyre::Result<Option<String>> {
+        read_auth_token(self.auth_token_file.as_deref())
+    }
+}
+
+/// Reads a celestia-node auth token file (`--da.auth-token-file`), naming the file on failure.
+pub fn read_auth_token(path: Option<&std::path::Path>) -> eyre::Result<Option<String>> {
+    use eyre::WrapErr;
+    let Some(path) = path else { return Ok(None) };
+    let token = std::fs::read_to_string(path)
+        .wrap_err_with(|| format!("cannot read --da.auth-token-file {}", path.display()))?;
+    Ok(Some(token.trim().to_string()))
+}
+
 /// Transaction pool limits.
 #[derive(Debug, Clone, Args)]
 pub struct PoolArgs {

@@ -3,7 +3,6 @@
 
 use super::{args::DaArgs, exex};
 use crate::{chainspec::ChainSpec, engine::Engine};
-use eyre::WrapErr;
 use hauptbuch_exex::{
     celestia::{DaExExConfig, run_da_exex},
     da_server::{DaServerConfig, DaServerHandle},
@@ -36,20 +35,7 @@ pub(super) async fn start(
     }
     let mut runtime = DaRuntime::default();
     let (url, auth_token) = match &args.url {
-        Some(url) => {
-            let token = match &args.auth_token_file {
-                Some(path) => Some(
-                    std::fs::read_to_string(path)
-                        .wrap_err_with(|| {
-                            format!("cannot read --da.auth-token-file {}", path.display())
-                        })?
-                        .trim()
-                        .to_string(),
-                ),
-                None => None,
-            };
-            (url.clone(), token)
-        }
+        Some(url) => (url.clone(), args.auth_token()?),
         None => {
             let mut config = DaServerConfig::new(datadir.join("da-server"));
             config.listen_addr = ([127, 0, 0, 1], 0).into();

@@ -17,7 +17,7 @@ mod exex;
 mod metrics;
 mod pool;
 
-pub use args::{DaArgs, DevArgs, NodeCommand, PoolArgs, parse_duration};
+pub use args::{DaArgs, DevArgs, NodeCommand, PoolArgs, parse_duration, read_auth_token};
 
 use crate::{
     engine::Engine,
