@@ -4,6 +4,7 @@
 
 pub mod chainspec;
 pub mod cli;
+pub mod consensus;
 pub mod derive;
 pub mod engine;
 pub mod execution;

@@ -1,7 +1,7 @@
 //! The `hauptbuch` section of the chainspec: settings of the rollup itself.
 
 use super::ChainSpecError;
-use alloy_primitives::{B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes};
 use serde::{Deserialize, Serialize};
 
 /// Default block time when the chainspec does not set one.
@@ -37,6 +37,9 @@ pub struct Validator {
     pub public_key: B256,
     /// p2p address (`host:port`).
     pub address: String,
+    /// Fee recipient of the blocks this validator proposes (default: zero, fees are burnt).
+    #[serde(default)]
+    pub fee_recipient: Address,
 }
 
 impl Default for HauptbuchConfig {

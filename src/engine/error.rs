@@ -29,6 +29,12 @@ pub enum EngineError {
         /// The current head.
         head: B256,
     },
+    /// The parent is neither the head nor a pending block above it.
+    #[error("parent {0} is neither the head nor a pending block above it")]
+    UnknownParent(B256),
+    /// A task running engine work failed (panicked or was cancelled).
+    #[error("engine task failed: {0}")]
+    Task(String),
     /// A forkchoice update broke a rule.
     #[error("invalid forkchoice update: {0}")]
     Forkchoice(String),

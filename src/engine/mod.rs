@@ -7,13 +7,15 @@
 //!
 //! Invariants:
 //! - `head` always names the last fully imported block; plain state and trie match it.
-//! - Blocks are appended only on top of `head` (no reorgs yet: the BFT consensus of a later issue
-//!   finalizes blocks before they reach the engine, so a canonical block is never replaced).
+//! - Blocks are committed only on top of `head` and never replaced: BFT consensus finalizes a
+//!   block before it is committed. Blocks consensus is still voting on live in the in-memory
+//!   pending tree ([`Engine::build_payload_on`], [`Engine::validate_payload`]).
 
 mod error;
 mod forkchoice;
 mod hashed;
 mod payload;
+mod pending;
 
 pub use error::EngineError;
 pub use forkchoice::{BlockRef, ForkchoiceState};
@@ -57,6 +59,13 @@ pub struct CanonicalBlock {
     pub receipts: Vec<alloy_consensus::ReceiptEnvelope>,
 }
 
+/// Consensus facts committed together with a block: it is soft-final (`safe` moves to it), with
+/// its finalization certificate when consensus has one for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SoftFinality<'a> {
+    pub(crate) certificate: Option<&'a [u8]>,
+}
+
 /// How many notifications a slow subscriber may lag behind before it misses some (it then
 /// re-reads from the database).
 const NOTIFICATION_CAPACITY: usize = 256;
@@ -67,8 +76,8 @@ pub struct Engine {
     spec: Arc<ChainSpec>,
     db: Arc<Database>,
     notifications: tokio::sync::broadcast::Sender<Arc<CanonicalBlock>>,
-    /// The last payload this engine built, executed but not committed.
-    built: Arc<std::sync::Mutex<Option<payload::ExecutedPayload>>>,
+    /// Blocks built or validated but not committed (awaiting finalization).
+    pending: Arc<std::sync::Mutex<pending::PendingTree>>,
 }
 
 impl Engine {
@@ -79,8 +88,16 @@ impl Engine {
             spec,
             db,
             notifications,
-            built: Default::default(),
+            pending: Default::default(),
         }
+    }
+
+    fn pending_tree(&self) -> std::sync::MutexGuard<'_, pending::PendingTree> {
+        // The tree stays consistent even if a holder panicked: every update is one insert or
+        // one prune.
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Notifications of every block that becomes canonical, in order.
@@ -160,6 +177,14 @@ impl Engine {
 
     /// Validates, executes and appends `block` on top of the current head.
     pub fn insert_block(&self, block: Block<TxEnvelope>) -> Result<BlockSummary, EngineError> {
+        self.insert_block_with(block, None)
+    }
+
+    fn insert_block_with(
+        &self,
+        block: Block<TxEnvelope>,
+        soft: Option<SoftFinality<'_>>,
+    ) -> Result<BlockSummary, EngineError> {
         let hash = block.header.hash_slow();
         let Block { header, body } = block;
         let invalid = |error: ConsensusError| {
@@ -204,7 +229,7 @@ impl Engine {
         drop(provider);
 
         let changes = outcome.bundle.to_plain_state(OriginalValuesKnown::Yes);
-        self.commit_executed(hash, header, body, &changes, outcome.receipts)
+        self.commit_executed(hash, header, body, &changes, outcome.receipts, soft)
     }
 
     /// Writes an executed block in one transaction: state, trie (checking the header's state
@@ -216,6 +241,7 @@ impl Engine {
         body: BlockBody<TxEnvelope>,
         changes: &revm::database::states::StateChangeset,
         receipts: Vec<alloy_consensus::ReceiptEnvelope>,
+        soft: Option<SoftFinality<'_>>,
     ) -> Result<BlockSummary, EngineError> {
         let writer = self.db.writer()?;
         writer.write_state(changes, Some(header.number))?;
@@ -231,7 +257,14 @@ impl Engine {
         }
         writer.write_block(hash, &header, &body, &receipts)?;
         writer.set_pointer("head", hash)?;
+        if let Some(soft) = soft {
+            writer.set_pointer("safe", hash)?;
+            if let Some(certificate) = soft.certificate {
+                writer.write_certificate(header.number, certificate)?;
+            }
+        }
         writer.commit()?;
+        self.pending_tree().prune(header.number);
         let summary = BlockSummary {
             number: header.number,
             hash,

@@ -1,19 +1,30 @@
-//! Payloads, Engine-API style: `build_payload` executes a new block on the head and computes its
-//! state root without committing anything; `import_payload` validates and commits a block. The
-//! block the engine built itself is not executed twice: its state changes are kept until it is
-//! imported (or another payload is built). Dev block production drives these calls today; BFT
-//! consensus drives the same ones (propose = build, finalize = import).
+//! Payloads, Engine-API style, on any executed parent:
+//! - [`Engine::build_payload_on`] executes a new block on a parent (the head or a pending block)
+//!   and computes its state root without committing anything (consensus `propose`);
+//! - [`Engine::validate_payload`] fully checks a block on its parent, again without committing
+//!   (consensus `verify`);
+//! - [`Engine::import_payload`] commits a block on the head (consensus finalization).
+//!
+//! Built and validated blocks are kept in the pending tree, so a block is executed once whether
+//! this node proposed it, verified it or only learns that it is final.
 
-use super::{BlockSummary, Engine, EngineError, hashed_post_state};
-use crate::execution::{self, BlockAttributes};
-use alloy_consensus::{Block, ReceiptEnvelope, TxEnvelope, transaction::Recovered};
+use super::{
+    BlockSummary, Engine, EngineError, SoftFinality, hashed_post_state,
+    pending::{OverlayState, PendingBlock},
+};
+use crate::{
+    execution::{self, BlockAttributes, ConsensusError, ExecutionError, validate},
+    storage::StorageError,
+};
+use alloy_consensus::{Block, Header, TxEnvelope, transaction::Recovered};
 use alloy_primitives::B256;
 use revm::database::{OriginalValuesKnown, states::StateChangeset};
+use std::sync::Arc;
 
-/// A block built on the current head, ready to be proposed and imported.
+/// A block built on an executed parent, ready to be proposed and imported.
 #[derive(Debug, Clone)]
 pub struct BuiltPayload {
-    /// The sealed-ready block (state root filled in).
+    /// The block (state root filled in).
     pub block: Block<TxEnvelope>,
     /// Its hash.
     pub hash: B256,
@@ -23,13 +34,12 @@ pub struct BuiltPayload {
     pub skipped: usize,
 }
 
-/// Execution results of the last built payload, kept for its import.
-#[derive(Debug)]
-pub(super) struct ExecutedPayload {
-    hash: B256,
-    parent: B256,
-    changes: StateChangeset,
-    receipts: Vec<ReceiptEnvelope>,
+/// What executing a child of some parent needs: the parent's state and header, and the pending
+/// blocks between the committed head and the parent.
+struct ParentState {
+    state: OverlayState,
+    header: Header,
+    chain: Vec<Arc<PendingBlock>>,
 }
 
 impl Engine {
@@ -39,64 +49,219 @@ impl Engine {
         attributes: BlockAttributes,
         transactions: impl IntoIterator<Item = Recovered<TxEnvelope>>,
     ) -> Result<BuiltPayload, EngineError> {
-        let provider = self.db().provider()?;
-        let head = self.head()?;
+        let head = self.head()?.hash();
+        self.build_payload_on(head, attributes, transactions)
+    }
+
+    /// Builds a block on `parent` (the head or a pending block) from `transactions` (in order).
+    /// Nothing is committed; the block joins the pending tree.
+    pub fn build_payload_on(
+        &self,
+        parent: B256,
+        attributes: BlockAttributes,
+        transactions: impl IntoIterator<Item = Recovered<TxEnvelope>>,
+    ) -> Result<BuiltPayload, EngineError> {
+        let ParentState {
+            state,
+            header: parent_header,
+            chain,
+        } = self.parent_state(parent)?;
         let mut built = execution::build_block(
             self.spec(),
-            provider.state()?,
-            head.inner(),
-            head.hash(),
+            state,
+            &parent_header,
+            parent,
             attributes,
             transactions,
         )?;
-        drop(provider);
         let changes = built
             .outcome
             .bundle
             .to_plain_state(OriginalValuesKnown::Yes);
-        // The root needs the trie as updated by this block: compute it in a write transaction
-        // and throw the transaction away.
-        let writer = self.db().writer()?;
-        writer.write_state(&changes, Some(built.header.number))?;
-        built.header.state_root = writer.write_trie(&hashed_post_state(&changes))?;
-        writer.abort()?;
+        built.header.state_root = self.pending_state_root(&chain, &changes)?;
         let hash = built.header.hash_slow();
-        let executed = ExecutedPayload {
+        let block = Block {
+            header: built.header,
+            body: built.body,
+        };
+        self.pending_tree().insert(Arc::new(PendingBlock {
             hash,
-            parent: head.hash(),
+            header: block.header.clone(),
+            transactions: tx_hashes(&block),
             changes,
             receipts: built.outcome.receipts,
-        };
-        if let Ok(mut slot) = self.built.lock() {
-            *slot = Some(executed);
-        }
+        }));
         Ok(BuiltPayload {
-            block: Block {
-                header: built.header,
-                body: built.body,
-            },
+            block,
             hash,
             rejected: built.rejected,
             skipped: built.skipped,
         })
     }
 
-    /// Validates and commits `block` on top of the head. A block this engine just built is
-    /// committed from its kept execution results; any other block is fully executed and checked.
+    /// Checks `block` completely on its parent (the head or a pending block): header rules,
+    /// body roots, execution, receipts, gas and state root. Nothing is committed; a valid block
+    /// joins the pending tree. A block already pending or committed is accepted as it is.
+    pub fn validate_payload(&self, block: &Block<TxEnvelope>) -> Result<BlockSummary, EngineError> {
+        let hash = block.header.hash_slow();
+        let summary = BlockSummary {
+            number: block.header.number,
+            hash,
+            transactions: block.body.transactions.len(),
+            gas_used: block.header.gas_used,
+        };
+        if self.pending_tree().get(&hash).is_some()
+            || self.db().provider()?.block_number(hash)?.is_some()
+        {
+            return Ok(summary);
+        }
+        let header = &block.header;
+        let invalid = |error: ConsensusError| {
+            EngineError::from(ExecutionError::Invalid {
+                number: header.number,
+                hash,
+                error,
+            })
+        };
+        let parent = self.parent_state(header.parent_hash)?;
+        validate::validate_header(self.spec(), header, &parent.header).map_err(invalid)?;
+        validate::validate_body(self.spec(), header, &block.body).map_err(invalid)?;
+        let transactions = execution::recover_senders(self.spec(), header, &block.body)?;
+        let outcome = execution::execute_block(
+            self.spec(),
+            parent.state,
+            header,
+            hash,
+            &block.body,
+            &transactions,
+        )?;
+        validate::validate_outcome(self.spec(), header, &outcome).map_err(invalid)?;
+        let changes = outcome.bundle.to_plain_state(OriginalValuesKnown::Yes);
+        let root = self.pending_state_root(&parent.chain, &changes)?;
+        if root != header.state_root {
+            return Err(invalid(ConsensusError::mismatch(
+                "stateRoot",
+                header.state_root,
+                root,
+            )));
+        }
+        self.pending_tree().insert(Arc::new(PendingBlock {
+            hash,
+            header: header.clone(),
+            transactions: tx_hashes(block),
+            changes,
+            receipts: outcome.receipts,
+        }));
+        Ok(summary)
+    }
+
+    /// Validates and commits `block` on top of the head. A pending block (built or validated
+    /// here) is committed from its execution results; any other block is executed and checked.
     pub fn import_payload(&self, block: Block<TxEnvelope>) -> Result<BlockSummary, EngineError> {
+        self.import_payload_with(block, None)
+    }
+
+    /// Commits a block consensus finalized on top of the head, moving `head` and `safe` to it
+    /// and storing its finalization certificate, all in one transaction.
+    pub fn import_finalized(
+        &self,
+        block: Block<TxEnvelope>,
+        certificate: Option<&[u8]>,
+    ) -> Result<BlockSummary, EngineError> {
+        self.import_payload_with(block, Some(SoftFinality { certificate }))
+    }
+
+    fn import_payload_with(
+        &self,
+        block: Block<TxEnvelope>,
+        soft: Option<SoftFinality<'_>>,
+    ) -> Result<BlockSummary, EngineError> {
         let hash = block.header.hash_slow();
         let head = self.head()?.hash();
-        let executed = self
-            .built
-            .lock()
-            .ok()
-            .and_then(|mut slot| slot.take_if(|p| p.hash == hash && p.parent == head));
-        match executed {
-            Some(executed) => {
+        match self.pending_tree().get(&hash) {
+            Some(pending) if pending.header.parent_hash == head => {
                 let Block { header, body } = block;
-                self.commit_executed(hash, header, body, &executed.changes, executed.receipts)
+                self.commit_executed(
+                    hash,
+                    header,
+                    body,
+                    &pending.changes,
+                    pending.receipts.clone(),
+                    soft,
+                )
             }
-            None => self.insert_block(block),
+            _ => self.insert_block_with(block, soft),
         }
     }
+
+    /// Whether `hash` is a pending (executed, uncommitted) block.
+    pub fn is_pending(&self, hash: B256) -> bool {
+        self.pending_tree().get(&hash).is_some()
+    }
+
+    /// Hashes of the transactions in the pending blocks from the head up to `tip` (empty when
+    /// `tip` is the head or not a pending descendant of it).
+    pub fn pending_transaction_hashes(&self, tip: B256) -> Result<Vec<B256>, EngineError> {
+        let head = self.head()?.hash();
+        let chain = self.pending_tree().chain(head, tip).unwrap_or_default();
+        Ok(chain
+            .iter()
+            .flat_map(|block| block.transactions.iter().copied())
+            .collect())
+    }
+
+    /// Number of pending blocks.
+    pub fn pending_len(&self) -> usize {
+        self.pending_tree().len()
+    }
+
+    fn parent_state(&self, parent: B256) -> Result<ParentState, EngineError> {
+        let provider = self.db().provider()?;
+        let head = provider
+            .pointer("head")?
+            .ok_or(StorageError::NotInitialised)?;
+        let chain = self
+            .pending_tree()
+            .chain(head, parent)
+            .ok_or(EngineError::UnknownParent(parent))?;
+        let header = match chain.last() {
+            Some(block) => block.header.clone(),
+            None => provider
+                .header(head)?
+                .ok_or(EngineError::MissingBlock(head))?,
+        };
+        let state = OverlayState::new(provider.state()?, &chain);
+        Ok(ParentState {
+            state,
+            header,
+            chain,
+        })
+    }
+
+    /// The state root after `chain` and then `changes`, computed in a write transaction that is
+    /// thrown away.
+    fn pending_state_root(
+        &self,
+        chain: &[Arc<PendingBlock>],
+        changes: &StateChangeset,
+    ) -> Result<B256, EngineError> {
+        let writer = self.db().writer()?;
+        for block in chain {
+            writer.write_state(&block.changes, None)?;
+            writer.write_trie(&hashed_post_state(&block.changes))?;
+        }
+        writer.write_state(changes, None)?;
+        let root = writer.write_trie(&hashed_post_state(changes))?;
+        writer.abort()?;
+        Ok(root)
+    }
+}
+
+fn tx_hashes(block: &Block<TxEnvelope>) -> Vec<B256> {
+    block
+        .body
+        .transactions
+        .iter()
+        .map(|tx| *tx.tx_hash())
+        .collect()
 }

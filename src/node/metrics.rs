@@ -15,7 +15,7 @@ pub(super) fn install(addr: SocketAddr) -> eyre::Result<()> {
 }
 
 /// Counts a new canonical block.
-pub(super) fn record_block(block: &Block<TxEnvelope>) {
+pub(crate) fn record_block(block: &Block<TxEnvelope>) {
     metrics::counter!("hauptbuch_blocks_total").increment(1);
     metrics::counter!("hauptbuch_transactions_total")
         .increment(block.body.transactions.len() as u64);

@@ -18,6 +18,7 @@ mod metrics;
 mod pool;
 
 pub use args::{DaArgs, DevArgs, NodeCommand, PoolArgs, parse_duration, read_auth_token};
+pub(crate) use metrics::record_block;
 
 use crate::{
     engine::Engine,

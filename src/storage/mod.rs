@@ -77,6 +77,7 @@ impl Database {
         txn.open_table(tables::ACCOUNT_HISTORY)?;
         txn.open_table(tables::STORAGE_HISTORY)?;
         txn.open_table(tables::META)?;
+        txn.open_table(tables::CERTIFICATES)?;
         txn.open_table(crate::trie::tables::ACCOUNT_TRIE)?;
         txn.open_table(crate::trie::tables::STORAGE_TRIE)?;
         txn.commit()?;

@@ -28,6 +28,15 @@ impl Provider {
         Ok(Self { txn })
     }
 
+    /// The consensus finalization certificate stored for the canonical block at `number`.
+    pub fn certificate(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .txn
+            .open_table(tables::CERTIFICATES)?
+            .get(number)?
+            .map(|v| v.value().to_vec()))
+    }
+
     /// The underlying redb transaction (for the trie and proofs).
     pub const fn txn(&self) -> &ReadTransaction {
         &self.txn

@@ -31,6 +31,10 @@ pub const STORAGE_HISTORY: TableDefinition<'_, [u8; 60], [u8; 32]> =
     TableDefinition::new("storage_history");
 /// Code hash → bytecode.
 pub const BYTECODES: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("bytecodes");
+/// Block number → the consensus finalization certificate of the canonical block at that height
+/// (commonware simplex `Finalization`, codec-encoded). Absent for genesis, imported chains and
+/// blocks finalized only through a descendant's certificate.
+pub const CERTIFICATES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("certificates");
 /// Named pointers: forkchoice (`head`, `safe`, `finalized`), `genesis`, `schema_version`.
 pub const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 
@@ -47,6 +51,7 @@ pub const ALL_TABLE_NAMES: &[&str] = &[
     "account_history",
     "storage_history",
     "bytecodes",
+    "certificates",
     "meta",
     "account_trie",
     "storage_trie",

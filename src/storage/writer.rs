@@ -143,6 +143,14 @@ impl BlockWriter {
         Ok(())
     }
 
+    /// Stores the consensus finalization certificate of the block at `number`.
+    pub fn write_certificate(&self, number: u64, certificate: &[u8]) -> Result<()> {
+        self.txn
+            .open_table(tables::CERTIFICATES)?
+            .insert(number, certificate)?;
+        Ok(())
+    }
+
     /// Sets a named pointer (`head`, `safe`, `finalized`, `genesis`).
     pub fn set_pointer(&self, name: &str, hash: B256) -> Result<()> {
         self.set_meta(name, hash.as_slice())

@@ -297,7 +297,7 @@ impl Pool {
         changes.new_pending.extend(
             txs.txs
                 .range(txs.nonce..txs.next_pending_nonce())
-                .filter(|(nonce, _)| !old_run.contains(nonce))
+                .filter(|&(nonce, _)| !old_run.contains(nonce))
                 .map(|(_, tx)| tx.valid.hash),
         );
         if txs.txs.is_empty() {

@@ -1,0 +1,376 @@
+//! The consensus application: what a validator does when simplex asks it to propose or to verify.
+//!
+//! - propose: build a block on the parent consensus names, from the pool in first-come-first-served
+//!   order, through the engine (`build_payload_on`); the block waits in the engine's pending tree.
+//! - verify: check the Hauptbuch rules consensus adds to Ethereum's (proposer's fee recipient,
+//!   gas limit unchanged, randomness derived from the parent, no beacon root, no withdrawals,
+//!   timestamp not ahead of the clock), then execute the block and check every header field
+//!   (`validate_payload`). A block that fails is not voted for.
+//!
+//! Parents that this node has not executed yet (it missed the proposal and only saw the
+//! certificate) are executed first, oldest first, from the ancestry marshal provides.
+//!
+//! Engine calls block (execution, state root), so they run on the runtime's blocking pool.
+
+use super::{ConsensusBlock, Digest, PublicKey, Scheme, ValidatorSet, block::digest_hash};
+use crate::{
+    engine::{Engine, EngineError},
+    execution::{BlockAttributes, ExecutionError},
+    txpool::TxPool,
+};
+use alloy_consensus::{Block, TxEnvelope};
+use alloy_primitives::{B256, Bytes, keccak256, map::HashMap};
+use commonware_consensus::{
+    Application, Heightable, marshal::ancestry::Ancestry, simplex::types::Context,
+};
+use commonware_cryptography::{Digestible, Digested};
+use commonware_runtime::{Clock, Metrics, Spawner, Supervisor};
+use futures::StreamExt;
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+/// Most transactions considered for one block (the gas limit usually binds first).
+const MAX_TXS_PER_BLOCK: usize = 10_000;
+/// How far a block's timestamp may run ahead of a verifier's clock before it waits.
+const MAX_FUTURE_DRIFT: Duration = Duration::from_secs(15);
+/// Extra data of the blocks this node builds.
+const EXTRA_DATA: &[u8] = b"hauptbuch";
+/// Blocks whose arrival time is remembered for pacing.
+const SEEN_CAPACITY: usize = 1024;
+
+/// The simplex application over the engine and the pool.
+#[derive(Debug, Clone)]
+pub struct ChainApplication {
+    engine: Engine,
+    pool: TxPool,
+    validators: Arc<ValidatorSet>,
+    block_time: Duration,
+    /// When this node built or verified each recent block: a proposal waits until its parent is
+    /// `block_time` old.
+    seen: Arc<Mutex<HashMap<B256, SystemTime>>>,
+}
+
+impl ChainApplication {
+    /// An application building and checking blocks through `engine`.
+    pub fn new(
+        engine: Engine,
+        pool: TxPool,
+        validators: Arc<ValidatorSet>,
+        block_time: Duration,
+    ) -> Self {
+        Self {
+            engine,
+            pool,
+            validators,
+            block_time,
+            seen: Default::default(),
+        }
+    }
+
+    fn mark_seen(&self, hash: B256, at: SystemTime) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= SEEN_CAPACITY {
+            seen.clear();
+        }
+        seen.insert(hash, at);
+    }
+
+    fn seen_at(&self, hash: &B256) -> Option<SystemTime> {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(hash)
+            .copied()
+    }
+
+    /// Whether the engine can execute on `hash`: it is committed or pending.
+    fn executed(&self, hash: B256) -> Result<bool, EngineError> {
+        Ok(self.engine.is_pending(hash) || self.engine.db().provider()?.block_number(hash)?.is_some())
+    }
+
+    /// Executes the not yet executed blocks of `ancestry` (newest first, starting at `tip`),
+    /// oldest first. `Ok(false)` when a block is invalid or the ancestry leaves the canonical
+    /// chain.
+    async fn execute_ancestry<E>(
+        &self,
+        context: &E,
+        tip: Digested<ConsensusBlock>,
+        mut ancestry: impl Ancestry<ConsensusBlock>,
+    ) -> Result<bool, EngineError>
+    where
+        E: Spawner + Supervisor,
+    {
+        let head = self.engine.head()?;
+        let mut missing = Vec::new();
+        let mut cursor = Some(tip);
+        while let Some(block) = cursor {
+            let hash = digest_hash(&block.digest());
+            if self.executed(hash)? {
+                break;
+            }
+            if block.height().get() <= head.number {
+                // Below the committed head but not canonical: a fork of a final block.
+                return Ok(false);
+            }
+            missing.push(block);
+            cursor = ancestry.next().await;
+        }
+        for block in missing.into_iter().rev() {
+            let engine = self.engine.clone();
+            let inner = block.inner().clone();
+            let result = blocking(context, move || {
+                engine.validate_payload(inner.block()).map(|_| ())
+            })
+            .await?;
+            match result {
+                Ok(()) => {}
+                Err(err) if is_invalid(&err) => {
+                    tracing::warn!(number = block.height().get(), %err, "ancestor block is invalid");
+                    return Ok(false);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(true)
+    }
+
+    /// The Hauptbuch rules on top of Ethereum's for a block proposed by `leader`.
+    fn check_proposal(
+        &self,
+        block: &Block<TxEnvelope>,
+        parent_hash: B256,
+        parent_gas_limit: u64,
+        leader: &PublicKey,
+    ) -> Result<(), String> {
+        let header = &block.header;
+        let expected = self.validators.fee_recipient(leader);
+        if header.beneficiary != expected {
+            return Err(format!(
+                "beneficiary {} is not the proposer's fee recipient {expected}",
+                header.beneficiary
+            ));
+        }
+        if header.gas_limit != parent_gas_limit {
+            return Err(format!(
+                "gas limit {} differs from the parent's {parent_gas_limit}",
+                header.gas_limit
+            ));
+        }
+        if header.mix_hash != keccak256(parent_hash) {
+            return Err("prevRandao is not keccak256(parent hash)".into());
+        }
+        if header.parent_beacon_block_root.is_some_and(|root| root != B256::ZERO) {
+            return Err("parent beacon block root must be zero".into());
+        }
+        if block.body.withdrawals.as_ref().is_some_and(|w| !w.is_empty()) {
+            return Err("blocks carry no withdrawals".into());
+        }
+        Ok(())
+    }
+
+    async fn propose_block<E>(
+        &self,
+        context: E,
+        consensus: Context<Digest, PublicKey>,
+        mut ancestry: impl Ancestry<ConsensusBlock>,
+    ) -> Result<Option<Digested<ConsensusBlock>>, EngineError>
+    where
+        E: Clock + Spawner + Supervisor,
+    {
+        let Some(parent) = ancestry.next().await else {
+            return Ok(None);
+        };
+        let parent_hash = digest_hash(&parent.digest());
+        if !self.execute_ancestry(&context, parent.clone(), ancestry).await? {
+            return Ok(None);
+        }
+        if let Some(seen) = self.seen_at(&parent_hash) {
+            context.sleep_until(seen + self.block_time).await;
+        }
+        let parent_header = parent.inner().header().clone();
+        let now = unix_secs(context.current());
+        let attributes = BlockAttributes {
+            timestamp: now.max(parent_header.timestamp + 1),
+            fee_recipient: self.validators.fee_recipient(&consensus.leader),
+            prev_randao: keccak256(parent_hash),
+            gas_limit: parent_header.gas_limit,
+            extra_data: Bytes::from_static(EXTRA_DATA),
+            withdrawals: Default::default(),
+            parent_beacon_block_root: Some(B256::ZERO),
+        };
+        // Transactions already in pending ancestors are not taken again.
+        let included = self.pending_transactions(parent_hash)?;
+        let transactions: Vec<_> = self
+            .pool
+            .best_transactions(MAX_TXS_PER_BLOCK + included.len())
+            .into_iter()
+            .filter(|tx| !included.contains(tx.inner().tx_hash()))
+            .take(MAX_TXS_PER_BLOCK)
+            .collect();
+        let engine = self.engine.clone();
+        let built = blocking(&context, move || {
+            engine.build_payload_on(parent_hash, attributes, transactions)
+        })
+        .await??;
+        if !built.rejected.is_empty() && included.is_empty() {
+            // Built on the committed head: the rejections are against final state.
+            let hashes: Vec<B256> = built.rejected.iter().map(|(hash, _)| *hash).collect();
+            self.pool.remove(&hashes);
+        }
+        self.mark_seen(built.hash, context.current());
+        tracing::debug!(
+            number = built.block.header.number,
+            hash = %built.hash,
+            txs = built.block.body.transactions.len(),
+            view = %consensus.round.view(),
+            "proposed block"
+        );
+        let block = ConsensusBlock::new(built.block);
+        let digest = block.digest();
+        Ok(Some(Digested::precomputed(block, digest)))
+    }
+
+    /// Hashes of the transactions in the pending blocks from the committed head to `tip`.
+    fn pending_transactions(
+        &self,
+        tip: B256,
+    ) -> Result<alloy_primitives::map::HashSet<B256>, EngineError> {
+        Ok(self.engine.pending_transaction_hashes(tip)?.into_iter().collect())
+    }
+
+    async fn verify_block<E>(
+        &self,
+        context: E,
+        consensus: Context<Digest, PublicKey>,
+        mut ancestry: impl Ancestry<ConsensusBlock>,
+    ) -> Result<bool, EngineError>
+    where
+        E: Clock + Spawner + Supervisor,
+    {
+        let Some(candidate) = ancestry.next().await else {
+            return Ok(false);
+        };
+        let Some(parent) = ancestry.peek().cloned() else {
+            return Ok(false);
+        };
+        let block = candidate.inner().block();
+        let parent_hash = digest_hash(&parent.digest());
+        if let Err(reason) = self.check_proposal(
+            block,
+            parent_hash,
+            parent.inner().header().gas_limit,
+            &consensus.leader,
+        ) {
+            tracing::warn!(number = block.header.number, hash = %candidate.inner().hash(), reason, "rejecting proposal");
+            return Ok(false);
+        }
+        // A block from the future waits for the clock (abstaining meanwhile) rather than failing:
+        // the verdict must not depend on clock skew.
+        let timestamp = block.header.timestamp;
+        let earliest = UNIX_EPOCH + Duration::from_secs(timestamp) - MAX_FUTURE_DRIFT;
+        if timestamp > parent.inner().header().timestamp + 1 && context.current() < earliest {
+            context.sleep_until(earliest).await;
+        }
+        if !self.execute_ancestry(&context, parent, ancestry).await? {
+            return Ok(false);
+        }
+        let engine = self.engine.clone();
+        let inner = candidate.inner().clone();
+        let result = blocking(&context, move || {
+            engine.validate_payload(inner.block()).map(|_| ())
+        })
+        .await?;
+        match result {
+            Ok(()) => {
+                self.mark_seen(candidate.inner().hash(), context.current());
+                Ok(true)
+            }
+            Err(err) if is_invalid(&err) => {
+                tracing::warn!(number = block.header.number, hash = %candidate.inner().hash(), %err, "rejecting invalid block");
+                Ok(false)
+            }
+            Err(err) => Err(err),
+        }
+    }
+}
+
+impl<E> Application<E> for ChainApplication
+where
+    E: Clock + Spawner + Supervisor + Metrics,
+{
+    type SigningScheme = Scheme;
+    type Context = Context<Digest, PublicKey>;
+    type Block = ConsensusBlock;
+    type Input = ();
+
+    fn propose(
+        &mut self,
+        (context, consensus): (E, Self::Context),
+        ancestry: impl Ancestry<Self::Block>,
+        _input: (),
+    ) -> impl Future<Output = Option<Digested<Self::Block>>> + Send {
+        let this = self.clone();
+        async move {
+            match this.propose_block(context, consensus, ancestry).await {
+                Ok(block) => block,
+                Err(err) => {
+                    tracing::error!(%err, "cannot build a block; skipping the proposal");
+                    None
+                }
+            }
+        }
+    }
+
+    fn verify(
+        &mut self,
+        (context, consensus): (E, Self::Context),
+        ancestry: impl Ancestry<Self::Block>,
+    ) -> impl Future<Output = bool> + Send {
+        let this = self.clone();
+        async move {
+            match this.verify_block(context, consensus, ancestry).await {
+                Ok(verdict) => verdict,
+                Err(err) => {
+                    // Not a verdict on the block: abstain (consensus times the view out).
+                    tracing::error!(%err, "cannot verify a block; abstaining");
+                    futures::future::pending().await
+                }
+            }
+        }
+    }
+}
+
+/// Whether an engine error condemns the block (as opposed to a local failure).
+fn is_invalid(err: &EngineError) -> bool {
+    matches!(
+        err,
+        EngineError::Execution(
+            ExecutionError::Invalid { .. }
+                | ExecutionError::Execution { .. }
+                | ExecutionError::InvalidSignature { .. }
+        ) | EngineError::UnknownParent(_)
+    )
+}
+
+fn unix_secs(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+}
+
+/// Runs blocking engine work off the async workers.
+async fn blocking<E, T>(
+    context: &E,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, EngineError>
+where
+    E: Spawner + Supervisor,
+    T: Send + 'static,
+{
+    context
+        .child("engine_call")
+        .shared(true)
+        .spawn(move |_| async move { work() })
+        .await
+        .map_err(|err| EngineError::Task(err.to_string()))
+}

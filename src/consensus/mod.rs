@@ -1,0 +1,357 @@
+//! BFT consensus: commonware simplex (ed25519) orders blocks; marshal disseminates, backfills and
+//! delivers finalized blocks in height order; the engine executes and commits them.
+//!
+//! Flow of one block:
+//! 1. the leader's simplex asks the marshal wrapper (`Inline`) to propose; it fetches the parent
+//!    and calls [`ChainApplication`] `propose`, which builds through the engine (pending tree);
+//! 2. other validators' `verify` executes the block on its parent and checks every field before
+//!    their notarize vote;
+//! 3. on finalization marshal stores the block and its certificate and reports it; the
+//!    [`finalizer`] commits it with the certificate and moves `head`/`safe` (soft confirmation),
+//!    then acknowledges, so marshal redelivers anything not durably committed after a crash.
+//!
+//! Persistence: simplex journals its votes (no equivocation after restart), marshal keeps
+//! finalized blocks and certificates in its archives, the engine keeps the chain. All of them live
+//! under one storage directory per node (`<datadir>/consensus`).
+//!
+//! The wiring ([`start_validator`]) is generic over the commonware runtime and p2p network, so
+//! the node (tokio runtime, authenticated p2p) and the deterministic simulation tests (simulated
+//! network, virtual time) run the same code.
+
+mod application;
+mod block;
+pub mod finalizer;
+mod keys;
+mod validators;
+
+pub use application::ChainApplication;
+pub use block::{BlockDecodeError, ConsensusBlock, digest_hash};
+pub use keys::{KeyError, generate_key, public_key_hex, read_key, write_key};
+pub use validators::{ValidatorSet, ValidatorSetError};
+
+use crate::{engine::Engine, txpool::TxPool};
+use commonware_broadcast::buffered;
+use commonware_codec::Encode;
+use commonware_consensus::{
+    marshal::{
+        self,
+        core::Actor as Marshal,
+        resolver::p2p as resolver,
+        standard::Inline,
+    },
+    simplex::{
+        self,
+        elector::RoundRobin,
+        types::{Finalization as SimplexFinalization},
+    },
+    types::{Epoch, FixedEpocher, ViewDelta},
+};
+use commonware_cryptography::{
+    Digestible, Signer as _,
+    certificate::{ConstantProvider, Verifier as _},
+    ed25519,
+    sha256::Sha256,
+};
+use commonware_p2p::{Blocker, Provider, Receiver, Sender};
+use commonware_parallel::Sequential;
+use commonware_runtime::{
+    Clock, Handle, Metrics, Spawner, Storage, Supervisor, buffer::paged::CacheRef,
+};
+use commonware_storage::archive::immutable;
+use commonware_utils::{NZU16, NZU64, NZUsize};
+use std::{num::NonZeroUsize, sync::Arc, time::Duration};
+
+/// Consensus digest: the 32-byte (keccak) block hash, in commonware's 32-byte digest type.
+pub type Digest = commonware_cryptography::sha256::Digest;
+/// Validator public key.
+pub type PublicKey = ed25519::PublicKey;
+/// Validator private key.
+pub type PrivateKey = ed25519::PrivateKey;
+/// Signing scheme of votes and certificates.
+pub type Scheme = simplex::scheme::ed25519::Scheme;
+/// A finalization certificate.
+pub type Finalization = SimplexFinalization<Scheme, Digest>;
+
+/// p2p channel numbers (identical on every node).
+pub mod channels {
+    /// Individual votes.
+    pub const VOTES: u64 = 0;
+    /// Notarization, nullification and finalization certificates.
+    pub const CERTIFICATES: u64 = 1;
+    /// Simplex certificate requests.
+    pub const RESOLVER: u64 = 2;
+    /// Block broadcast.
+    pub const BLOCKS: u64 = 3;
+    /// Block and certificate backfill.
+    pub const BACKFILL: u64 = 4;
+}
+
+/// Largest accepted block RLP (a 30M-gas block of calldata is about 7.5 MB; blocks of transfers
+/// are far smaller). Every node of a network must use the same bound.
+pub const MAX_BLOCK_SIZE: usize = 8 * 1024 * 1024;
+
+/// Namespace of consensus signatures, bound to the chain id so votes of one chain are worthless
+/// on another.
+pub fn namespace(chain_id: u64) -> Vec<u8> {
+    format!("hauptbuch-{chain_id}").into_bytes()
+}
+
+/// Settings of one validator.
+#[derive(Debug, Clone)]
+pub struct ValidatorConfig {
+    /// This validator's key.
+    pub key: PrivateKey,
+    /// The validator set.
+    pub validators: Arc<ValidatorSet>,
+    /// Signature namespace ([`namespace`]).
+    pub namespace: Vec<u8>,
+    /// Target interval between blocks.
+    pub block_time: Duration,
+    /// Prefix of the storage partitions (unique per node when several share a runtime).
+    pub partition_prefix: String,
+}
+
+impl ValidatorConfig {
+    /// How long a view waits for its leader's proposal: room for a block time plus building.
+    fn leader_timeout(&self) -> Duration {
+        (self.block_time * 2).max(Duration::from_secs(1)) + Duration::from_secs(1)
+    }
+}
+
+/// The five p2p channels a validator uses (see [`channels`]).
+#[derive(Debug)]
+pub struct Channels<S, R> {
+    /// Votes.
+    pub votes: (S, R),
+    /// Certificates.
+    pub certificates: (S, R),
+    /// Simplex resolver.
+    pub resolver: (S, R),
+    /// Block broadcast.
+    pub blocks: (S, R),
+    /// Backfill.
+    pub backfill: (S, R),
+}
+
+/// Handles of a running validator's actors.
+pub struct ValidatorHandles {
+    /// Simplex.
+    pub consensus: Handle<()>,
+    /// Marshal.
+    pub marshal: Handle<()>,
+    /// The finalizer committing blocks.
+    pub finalizer: Handle<Result<(), crate::engine::EngineError>>,
+}
+
+impl std::fmt::Debug for ValidatorHandles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidatorHandles").finish_non_exhaustive()
+    }
+}
+
+impl ValidatorHandles {
+    /// Aborts every actor (a crash in tests).
+    pub fn abort(&self) {
+        self.consensus.abort();
+        self.marshal.abort();
+        self.finalizer.abort();
+    }
+}
+
+const PAGE_CACHE_PAGE: std::num::NonZeroU16 = NZU16!(4096);
+const PAGE_CACHE_PAGES: NonZeroUsize = NZUsize!(1024);
+const MAILBOX: NonZeroUsize = NZUsize!(1024);
+const WRITE_BUFFER: NonZeroUsize = NZUsize!(1024 * 1024);
+
+fn archive_config<C>(
+    prefix: &str,
+    name: &str,
+    codec_config: C,
+    page_cache: &CacheRef,
+) -> immutable::Config<C> {
+    let partition = |part: &str| format!("{prefix}-{name}-{part}");
+    immutable::Config {
+        metadata_partition: partition("metadata"),
+        freezer_table_partition: partition("freezer-table"),
+        freezer_table_initial_size: 65_536,
+        freezer_table_resize_frequency: 4,
+        freezer_table_resize_chunk_size: 16_384,
+        freezer_key_partition: partition("freezer-key"),
+        freezer_key_page_cache: page_cache.clone(),
+        freezer_value_partition: partition("freezer-value"),
+        freezer_value_target_size: 1024 * 1024 * 1024,
+        freezer_value_compression: None,
+        ordinal_partition: partition("ordinal"),
+        items_per_section: NZU64!(4096),
+        codec_config,
+        replay_buffer: WRITE_BUFFER,
+        freezer_key_write_buffer: WRITE_BUFFER,
+        freezer_value_write_buffer: WRITE_BUFFER,
+        ordinal_write_buffer: WRITE_BUFFER,
+    }
+}
+
+/// Starts a validator: marshal (with its archives, block broadcast and backfill), the finalizer
+/// and simplex, all on `context`'s runtime and `peers`' network.
+pub async fn start_validator<E, S, R, P>(
+    context: E,
+    config: ValidatorConfig,
+    engine: Engine,
+    pool: TxPool,
+    peers: P,
+    channels: Channels<S, R>,
+) -> eyre::Result<ValidatorHandles>
+where
+    E: Spawner + Supervisor + Clock + Storage + Metrics + rand::CryptoRng,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+    P: Provider<PublicKey = PublicKey> + Blocker<PublicKey = PublicKey> + Clone,
+{
+    let public_key = config.key.public_key();
+    let scheme = Scheme::signer(
+        &config.namespace,
+        config.validators.keys().clone(),
+        config.key.clone(),
+    )
+    .ok_or_else(|| eyre::eyre!("validator key {public_key} is not in the chainspec's validator set"))?;
+    let provider = ConstantProvider::<Scheme, Epoch>::new(scheme.clone());
+    let epocher = FixedEpocher::new(NZU64!(u64::MAX));
+    let page_cache = CacheRef::new(PAGE_CACHE_PAGE, PAGE_CACHE_PAGES);
+    let prefix = &config.partition_prefix;
+
+    let spec = engine.spec().clone();
+    let genesis = ConsensusBlock::genesis(
+        spec.genesis_header.clone(),
+        spec.genesis_header.withdrawals_root.is_some(),
+    );
+    let genesis_digest = genesis.digest();
+
+    let finalizations = immutable::Archive::init(
+        context.child("finalizations"),
+        archive_config(
+            prefix,
+            "finalizations",
+            Scheme::certificate_codec_config_unbounded(),
+            &page_cache,
+        ),
+    )
+    .await
+    .map_err(|err| eyre::eyre!("cannot open the finalization archive: {err}"))?;
+    let blocks = immutable::Archive::init(
+        context.child("blocks"),
+        archive_config(prefix, "blocks", MAX_BLOCK_SIZE, &page_cache),
+    )
+    .await
+    .map_err(|err| eyre::eyre!("cannot open the block archive: {err}"))?;
+    let (marshal, mailbox, floor) = Marshal::init(
+        context.child("marshal"),
+        finalizations,
+        blocks,
+        marshal::Config {
+            provider,
+            epocher: epocher.clone(),
+            start: marshal::Start::Genesis(commonware_cryptography::Digested::precomputed(
+                genesis,
+                genesis_digest,
+            )),
+            partition_prefix: format!("{prefix}-marshal"),
+            mailbox_size: MAILBOX,
+            view_retention: ViewDelta::new(10),
+            prunable_items_per_section: NZU64!(10),
+            page_cache: page_cache.clone(),
+            replay_buffer: WRITE_BUFFER,
+            key_write_buffer: WRITE_BUFFER,
+            value_write_buffer: WRITE_BUFFER,
+            block_codec_config: MAX_BLOCK_SIZE,
+            max_repair: NZUsize!(16),
+            max_pending_acks: NZUsize!(1),
+            strategy: Sequential,
+        },
+    )
+    .await;
+    tracing::info!(processed = ?floor.processed(), "consensus storage opened");
+
+    let backfill = resolver::init(
+        context.child("backfill"),
+        resolver::Config {
+            public_key: public_key.clone(),
+            peer_provider: peers.clone(),
+            blocker: peers.clone(),
+            mailbox_size: MAILBOX,
+            fetch_timeout: commonware_utils::NZDuration!(Duration::from_secs(2)),
+            fetch_retry_delay: Duration::from_millis(100),
+            priority_requests: false,
+            priority_responses: false,
+        },
+        channels.backfill,
+    );
+    let (broadcast, buffer) = buffered::Engine::new(
+        context.child("broadcast"),
+        buffered::Config {
+            public_key: public_key.clone(),
+            mailbox_size: MAILBOX,
+            deque_size: 16,
+            priority: false,
+            codec_config: MAX_BLOCK_SIZE,
+            peer_provider: peers.clone(),
+            strategy: Sequential,
+        },
+    );
+    broadcast.start(channels.blocks);
+
+    let (reporter, finalized) = finalizer::channel();
+    let marshal = marshal.start(reporter, buffer, backfill);
+    let finalizer = context.child("finalizer").spawn({
+        let engine = engine.clone();
+        let mailbox = mailbox.clone();
+        move |context| finalizer::run(context, engine, mailbox, finalized)
+    });
+
+    let application = ChainApplication::new(
+        engine,
+        pool,
+        config.validators.clone(),
+        config.block_time,
+    );
+    let inline = Inline::new(context.child("inline"), application, mailbox, epocher);
+    let leader_timeout = config.leader_timeout();
+    let simplex = simplex::Engine::new(
+        context.child("simplex"),
+        simplex::Config {
+            scheme,
+            elector: RoundRobin::<Sha256>::default(),
+            blocker: peers,
+            automaton: inline.clone(),
+            relay: inline.clone(),
+            reporter: inline,
+            strategy: Sequential,
+            partition: format!("{prefix}-simplex"),
+            mailbox_size: MAILBOX,
+            epoch: Epoch::zero(),
+            floor: simplex::Floor::Genesis(genesis_digest),
+            leader_timeout,
+            certification_timeout: leader_timeout * 2,
+            timeout_retry: leader_timeout * 5,
+            fetch_timeout: commonware_utils::NZDuration!(Duration::from_secs(1)),
+            fetch_retry_delay: Duration::from_millis(100),
+            view_retention: ViewDelta::new(256),
+            skip: simplex::SkipPolicy::Disabled,
+            replay_buffer: WRITE_BUFFER,
+            write_buffer: WRITE_BUFFER,
+            page_cache,
+            forward: simplex::ForwardPolicy::Disabled,
+            track_historical_votes: false,
+        },
+    );
+    let consensus = simplex.start(channels.votes, channels.certificates, channels.resolver);
+    Ok(ValidatorHandles {
+        consensus,
+        marshal,
+        finalizer,
+    })
+}
+
+/// The encoded finalization certificate, as stored with its block.
+pub fn encode_certificate(finalization: &Finalization) -> Vec<u8> {
+    finalization.encode().to_vec()
+}

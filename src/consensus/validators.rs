@@ -1,0 +1,115 @@
+//! The validator set, from the chainspec's `hauptbuch.validators`.
+
+use super::PublicKey;
+use crate::chainspec::Validator;
+use alloy_primitives::Address;
+use commonware_codec::DecodeExt;
+use commonware_utils::ordered::Set;
+
+/// Why the chainspec's validator list is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidatorSetError {
+    /// No validators.
+    #[error("the chainspec lists no validators (hauptbuch.validators is empty)")]
+    Empty,
+    /// A key is not an ed25519 public key.
+    #[error("hauptbuch.validators[{index}].publicKey {key} is not an ed25519 public key")]
+    InvalidKey {
+        /// Position in the list.
+        index: usize,
+        /// The key.
+        key: String,
+    },
+}
+
+/// One validator.
+#[derive(Debug, Clone)]
+struct Member {
+    key: PublicKey,
+    address: String,
+    fee_recipient: Address,
+}
+
+/// The ordered validator set (every node must agree on it) with each member's p2p address and
+/// fee recipient.
+#[derive(Debug, Clone)]
+pub struct ValidatorSet {
+    keys: Set<PublicKey>,
+    members: Vec<Member>,
+}
+
+impl ValidatorSet {
+    /// The chainspec's validators.
+    pub fn from_chainspec(validators: &[Validator]) -> Result<Self, ValidatorSetError> {
+        if validators.is_empty() {
+            return Err(ValidatorSetError::Empty);
+        }
+        let members = validators
+            .iter()
+            .enumerate()
+            .map(|(index, v)| {
+                let key = PublicKey::decode(v.public_key.to_vec()).map_err(|_| {
+                    ValidatorSetError::InvalidKey {
+                        index,
+                        key: v.public_key.to_string(),
+                    }
+                })?;
+                Ok(Member {
+                    key,
+                    address: v.address.clone(),
+                    fee_recipient: v.fee_recipient,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::new(members))
+    }
+
+    /// A set of one (a `--dev` network).
+    pub fn single(key: PublicKey, address: String, fee_recipient: Address) -> Self {
+        Self::new(vec![Member {
+            key,
+            address,
+            fee_recipient,
+        }])
+    }
+
+    fn new(members: Vec<Member>) -> Self {
+        // The chainspec rejects duplicate keys, so deduplication drops nothing.
+        let keys = Set::from_iter_dedup(members.iter().map(|m| m.key.clone()));
+        Self { keys, members }
+    }
+
+    /// The ordered keys.
+    pub const fn keys(&self) -> &Set<PublicKey> {
+        &self.keys
+    }
+
+    /// Number of validators.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the set is empty (never, once built).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Whether `key` is a validator.
+    pub fn contains(&self, key: &PublicKey) -> bool {
+        self.members.iter().any(|m| &m.key == key)
+    }
+
+    /// The fee recipient of `key`'s blocks (zero for an unknown key).
+    pub fn fee_recipient(&self, key: &PublicKey) -> Address {
+        self.members
+            .iter()
+            .find(|m| &m.key == key)
+            .map(|m| m.fee_recipient)
+            .unwrap_or_default()
+    }
+
+    /// Every validator with its p2p address (`host:port`).
+    pub fn addresses(&self) -> impl Iterator<Item = (&PublicKey, &str)> {
+        self.members.iter().map(|m| (&m.key, m.address.as_str()))
+    }
+}
