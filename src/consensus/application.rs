@@ -23,7 +23,7 @@ use alloy_primitives::{B256, Bytes, keccak256, map::HashMap};
 use commonware_consensus::{
     Application, Heightable, marshal::ancestry::Ancestry, simplex::types::Context,
 };
-use commonware_cryptography::{Digestible, Digested};
+use commonware_cryptography::{Digested, Digestible};
 use commonware_runtime::{Clock, Metrics, Spawner, Supervisor};
 use futures::StreamExt;
 use std::{
@@ -87,7 +87,8 @@ impl ChainApplication {
 
     /// Whether the engine can execute on `hash`: it is committed or pending.
     fn executed(&self, hash: B256) -> Result<bool, EngineError> {
-        Ok(self.engine.is_pending(hash) || self.engine.db().provider()?.block_number(hash)?.is_some())
+        Ok(self.engine.is_pending(hash)
+            || self.engine.db().provider()?.block_number(hash)?.is_some())
     }
 
     /// Executes the not yet executed blocks of `ancestry` (newest first, starting at `tip`),
@@ -161,10 +162,18 @@ impl ChainApplication {
         if header.mix_hash != keccak256(parent_hash) {
             return Err("prevRandao is not keccak256(parent hash)".into());
         }
-        if header.parent_beacon_block_root.is_some_and(|root| root != B256::ZERO) {
+        if header
+            .parent_beacon_block_root
+            .is_some_and(|root| root != B256::ZERO)
+        {
             return Err("parent beacon block root must be zero".into());
         }
-        if block.body.withdrawals.as_ref().is_some_and(|w| !w.is_empty()) {
+        if block
+            .body
+            .withdrawals
+            .as_ref()
+            .is_some_and(|w| !w.is_empty())
+        {
             return Err("blocks carry no withdrawals".into());
         }
         Ok(())
@@ -183,7 +192,10 @@ impl ChainApplication {
             return Ok(None);
         };
         let parent_hash = digest_hash(&parent.digest());
-        if !self.execute_ancestry(&context, parent.clone(), ancestry).await? {
+        if !self
+            .execute_ancestry(&context, parent.clone(), ancestry)
+            .await?
+        {
             return Ok(None);
         }
         if let Some(seen) = self.seen_at(&parent_hash) {
@@ -237,7 +249,11 @@ impl ChainApplication {
         &self,
         tip: B256,
     ) -> Result<alloy_primitives::map::HashSet<B256>, EngineError> {
-        Ok(self.engine.pending_transaction_hashes(tip)?.into_iter().collect())
+        Ok(self
+            .engine
+            .pending_transaction_hashes(tip)?
+            .into_iter()
+            .collect())
     }
 
     async fn verify_block<E>(
@@ -355,7 +371,9 @@ fn is_invalid(err: &EngineError) -> bool {
 }
 
 fn unix_secs(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+    time.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 /// Runs blocking engine work off the async workers.

@@ -18,7 +18,7 @@ use commonware_consensus::{
     Heightable, Reporter,
     marshal::{Update, core::Mailbox, standard::Standard},
 };
-use commonware_cryptography::{Digestible, Digested};
+use commonware_cryptography::{Digested, Digestible};
 use commonware_runtime::{Spawner, Supervisor};
 use commonware_utils::{Acknowledgement, acknowledgement::Exact};
 use futures::{

@@ -77,5 +77,8 @@ pub fn read_key(path: &Path) -> Result<PrivateKey, KeyError> {
 
 /// The public key of `key` as `0x`-prefixed hex (the chainspec's `publicKey`).
 pub fn public_key_hex(key: &PrivateKey) -> String {
-    format!("0x{}", alloy_primitives::hex::encode(key.public_key().encode()))
+    format!(
+        "0x{}",
+        alloy_primitives::hex::encode(key.public_key().encode())
+    )
 }

@@ -33,17 +33,8 @@ use crate::{engine::Engine, txpool::TxPool};
 use commonware_broadcast::buffered;
 use commonware_codec::Encode;
 use commonware_consensus::{
-    marshal::{
-        self,
-        core::Actor as Marshal,
-        resolver::p2p as resolver,
-        standard::Inline,
-    },
-    simplex::{
-        self,
-        elector::RoundRobin,
-        types::{Finalization as SimplexFinalization},
-    },
+    marshal::{self, core::Actor as Marshal, resolver::p2p as resolver, standard::Inline},
+    simplex::{self, elector::RoundRobin, types::Finalization as SimplexFinalization},
     types::{Epoch, FixedEpocher, ViewDelta},
 };
 use commonware_cryptography::{
@@ -193,19 +184,22 @@ fn archive_config<C>(
 
 /// Starts a validator: marshal (with its archives, block broadcast and backfill), the finalizer
 /// and simplex, all on `context`'s runtime and `peers`' network.
-pub async fn start_validator<E, S, R, P>(
+#[allow(clippy::too_many_arguments)]
+pub async fn start_validator<E, S, R, P, B>(
     context: E,
     config: ValidatorConfig,
     engine: Engine,
     pool: TxPool,
     peers: P,
+    blocker: B,
     channels: Channels<S, R>,
 ) -> eyre::Result<ValidatorHandles>
 where
     E: Spawner + Supervisor + Clock + Storage + Metrics + rand::CryptoRng,
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
-    P: Provider<PublicKey = PublicKey> + Blocker<PublicKey = PublicKey> + Clone,
+    P: Provider<PublicKey = PublicKey>,
+    B: Blocker<PublicKey = PublicKey> + Clone,
 {
     let public_key = config.key.public_key();
     let scheme = Scheme::signer(
@@ -213,7 +207,9 @@ where
         config.validators.keys().clone(),
         config.key.clone(),
     )
-    .ok_or_else(|| eyre::eyre!("validator key {public_key} is not in the chainspec's validator set"))?;
+    .ok_or_else(|| {
+        eyre::eyre!("validator key {public_key} is not in the chainspec's validator set")
+    })?;
     let provider = ConstantProvider::<Scheme, Epoch>::new(scheme.clone());
     let epocher = FixedEpocher::new(NZU64!(u64::MAX));
     let page_cache = CacheRef::new(PAGE_CACHE_PAGE, PAGE_CACHE_PAGES);
@@ -276,7 +272,7 @@ where
         resolver::Config {
             public_key: public_key.clone(),
             peer_provider: peers.clone(),
-            blocker: peers.clone(),
+            blocker: blocker.clone(),
             mailbox_size: MAILBOX,
             fetch_timeout: commonware_utils::NZDuration!(Duration::from_secs(2)),
             fetch_retry_delay: Duration::from_millis(100),
@@ -293,7 +289,7 @@ where
             deque_size: 16,
             priority: false,
             codec_config: MAX_BLOCK_SIZE,
-            peer_provider: peers.clone(),
+            peer_provider: peers,
             strategy: Sequential,
         },
     );
@@ -307,12 +303,8 @@ where
         move |context| finalizer::run(context, engine, mailbox, finalized)
     });
 
-    let application = ChainApplication::new(
-        engine,
-        pool,
-        config.validators.clone(),
-        config.block_time,
-    );
+    let application =
+        ChainApplication::new(engine, pool, config.validators.clone(), config.block_time);
     let inline = Inline::new(context.child("inline"), application, mailbox, epocher);
     let leader_timeout = config.leader_timeout();
     let simplex = simplex::Engine::new(
@@ -320,7 +312,7 @@ where
         simplex::Config {
             scheme,
             elector: RoundRobin::<Sha256>::default(),
-            blocker: peers,
+            blocker,
             automaton: inline.clone(),
             relay: inline.clone(),
             reporter: inline,

@@ -178,7 +178,9 @@ impl Engine {
     ) -> Result<BlockSummary, EngineError> {
         let hash = block.header.hash_slow();
         let head = self.head()?.hash();
-        match self.pending_tree().get(&hash) {
+        // Bind first: a guard in the match scrutinee would live through the commit.
+        let pending = self.pending_tree().get(&hash);
+        match pending {
             Some(pending) if pending.header.parent_hash == head => {
                 let Block { header, body } = block;
                 self.commit_executed(

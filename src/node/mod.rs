@@ -153,7 +153,7 @@ impl NodeCommand {
 }
 
 /// The pool's view of the next block.
-pub(crate) fn pool_env(engine: &Engine) -> eyre::Result<PoolEnv> {
+pub fn pool_env(engine: &Engine) -> eyre::Result<PoolEnv> {
     let head = engine.head()?;
     let spec = engine.spec();
     let timestamp = head.timestamp + 1;

@@ -4,6 +4,7 @@ mod blockchain_tests;
 mod cast;
 mod chain_import;
 mod common;
+mod consensus;
 mod crash;
 mod derive;
 mod logs;
