@@ -6,6 +6,7 @@ mod derive;
 mod dump_genesis;
 mod import;
 mod init;
+mod keygen;
 
 use crate::chainspec::ChainSpec;
 use clap::{Args, Parser, Subcommand};
@@ -26,7 +27,7 @@ pub struct Cli {
     #[arg(
         long = "log.filter",
         global = true,
-        default_value = "info",
+        default_value = "info,commonware_consensus::marshal=warn",
         env = "RUST_LOG"
     )]
     pub log_filter: String,
@@ -49,6 +50,8 @@ pub enum Command {
     DaServer(da_server::DaServerCommand),
     /// Rebuild the chain from the blobs of its DA namespace.
     Derive(derive::DeriveCommand),
+    /// Create a validator key.
+    Keygen(keygen::KeygenCommand),
 }
 
 /// `--chain`.
@@ -99,6 +102,7 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
         Command::Db(cmd) => cmd.run(),
         Command::DaServer(cmd) => cmd.run(),
         Command::Derive(cmd) => cmd.run(),
+        Command::Keygen(cmd) => cmd.run(),
     }
 }
 

@@ -77,8 +77,10 @@ pub fn read_key(path: &Path) -> Result<PrivateKey, KeyError> {
 
 /// The public key of `key` as `0x`-prefixed hex (the chainspec's `publicKey`).
 pub fn public_key_hex(key: &PrivateKey) -> String {
-    format!(
-        "0x{}",
-        alloy_primitives::hex::encode(key.public_key().encode())
-    )
+    public_key_to_hex(&key.public_key())
+}
+
+/// A public key as `0x`-prefixed hex.
+pub fn public_key_to_hex(key: &super::PublicKey) -> String {
+    format!("0x{}", alloy_primitives::hex::encode(key.encode()))
 }

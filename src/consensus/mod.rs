@@ -26,14 +26,19 @@ mod validators;
 
 pub use application::ChainApplication;
 pub use block::{BlockDecodeError, ConsensusBlock, digest_hash};
-pub use keys::{KeyError, generate_key, public_key_hex, read_key, write_key};
+pub use keys::{KeyError, generate_key, public_key_hex, public_key_to_hex, read_key, write_key};
 pub use validators::{ValidatorSet, ValidatorSetError};
 
 use crate::{engine::Engine, txpool::TxPool};
 use commonware_broadcast::buffered;
 use commonware_codec::Encode;
 use commonware_consensus::{
-    marshal::{self, core::Actor as Marshal, resolver::p2p as resolver, standard::Inline},
+    marshal::{
+        self,
+        core::Actor as Marshal,
+        resolver::p2p as resolver,
+        standard::{Inline, Standard},
+    },
     simplex::{self, elector::RoundRobin, types::Finalization as SimplexFinalization},
     types::{Epoch, FixedEpocher, ViewDelta},
 };
@@ -85,6 +90,23 @@ pub const MAX_BLOCK_SIZE: usize = 8 * 1024 * 1024;
 /// on another.
 pub fn namespace(chain_id: u64) -> Vec<u8> {
     format!("hauptbuch-{chain_id}").into_bytes()
+}
+
+/// Namespace of the p2p handshake (distinct from the signature namespace).
+pub fn p2p_namespace(chain_id: u64) -> Vec<u8> {
+    format!("hauptbuch-p2p-{chain_id}").into_bytes()
+}
+
+/// The largest p2p message a network of `participants` validators sends (votes, certificates,
+/// blocks, backfill responses).
+pub fn max_message_size(participants: u32) -> u32 {
+    commonware_p2p::max_message_size(&[
+        simplex::max_payload_size::<Scheme, Digest>(participants),
+        marshal::max_payload_size::<Standard<ConsensusBlock>, Scheme>(
+            participants,
+            &MAX_BLOCK_SIZE,
+        ),
+    ])
 }
 
 /// Settings of one validator.

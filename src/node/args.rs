@@ -23,6 +23,8 @@ pub struct NodeCommand {
     pub(crate) pool: PoolArgs,
     #[command(flatten)]
     pub(crate) da: DaArgs,
+    #[command(flatten)]
+    pub(crate) consensus: ConsensusArgs,
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9001).
     #[arg(long = "metrics", value_name = "ADDR")]
     pub(crate) metrics: Option<SocketAddr>,
@@ -31,12 +33,64 @@ pub struct NodeCommand {
 /// Development mode.
 #[derive(Debug, Clone, Args)]
 pub struct DevArgs {
-    /// Single-node development chain: produce blocks locally from the pool.
+    /// Single-node development chain: a one-validator network of this node (its key in
+    /// `<datadir>/validator.key` unless `--validator.key` is given), with an embedded DA server.
     #[arg(long = "dev")]
     pub dev: bool,
-    /// Interval between dev blocks (e.g. `1s`, `100ms`).
+    /// Interval between blocks in dev mode (e.g. `1s`, `100ms`).
     #[arg(long = "dev.block-time", default_value = "1s", value_parser = parse_duration)]
     pub block_time: Duration,
+}
+
+/// Consensus and p2p flags.
+#[derive(Debug, Clone, Args)]
+pub struct ConsensusArgs {
+    /// Validator key file (from `hauptbuch-reth keygen`). Without it (and without `--dev`) the
+    /// node serves its stored chain over RPC but does not take part in consensus.
+    #[arg(long = "validator.key", value_name = "FILE")]
+    pub validator_key: Option<std::path::PathBuf>,
+    /// p2p listen address.
+    #[arg(long = "p2p.addr", default_value = "0.0.0.0")]
+    pub p2p_addr: std::net::IpAddr,
+    /// p2p listen port [default: 30303; with `--dev`: an ephemeral loopback port].
+    #[arg(long = "p2p.port")]
+    pub p2p_port: Option<u16>,
+    /// Validator addresses overriding the chainspec's, as `<publicKey>@<host:port>`,
+    /// comma-separated.
+    #[arg(long = "p2p.bootnodes", value_delimiter = ',', value_parser = parse_bootnode)]
+    pub bootnodes: Vec<Bootnode>,
+}
+
+/// A validator's key and p2p address given on the command line.
+#[derive(Debug, Clone)]
+pub struct Bootnode {
+    /// ed25519 public key.
+    pub key: crate::consensus::PublicKey,
+    /// `host:port`.
+    pub address: String,
+}
+
+/// Parses `<publicKey>@<host:port>`.
+pub fn parse_bootnode(value: &str) -> Result<Bootnode, String> {
+    use commonware_codec::DecodeExt;
+    let (key, address) = value
+        .split_once('@')
+        .ok_or_else(|| format!("`{value}` is not <publicKey>@<host:port>"))?;
+    let bytes = alloy_primitives::hex::decode(key)
+        .map_err(|err| format!("public key `{key}` is not hex: {err}"))?;
+    let key = crate::consensus::PublicKey::decode(bytes)
+        .map_err(|_| format!("`{key}` is not an ed25519 public key"))?;
+    if address
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse::<u16>().ok())
+        .is_none()
+    {
+        return Err(format!("address `{address}` is not host:port"));
+    }
+    Ok(Bootnode {
+        key,
+        address: address.to_string(),
+    })
 }
 
 /// Data availability (Celestia) flags.

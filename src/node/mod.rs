@@ -1,23 +1,33 @@
 //! `hauptbuch-reth node`: wires the engine, the transaction pool, block production and JSON-RPC
 //! into one process, supervises the long-running tasks and shuts down gracefully.
 //!
-//! Tasks (all named, all stopped through one cancellation token):
-//! - `dev-producer` (with `--dev`): builds a block every `--dev.block-time`;
+//! Everything runs on commonware's tokio runtime (consensus needs its `Context`; jsonrpsee and
+//! the other tokio tasks run on the same threads). Its storage directory is
+//! `<datadir>/consensus` (simplex journal, marshal archives), locked while the node runs.
+//!
+//! Tasks (all named, all stopped through one cancellation token or their handles):
+//! - consensus (with `--dev` or `--validator.key`): p2p, simplex, marshal and the finalizer that
+//!   commits finalized blocks (see [`crate::consensus`]);
 //! - `pool-maintenance`: follows canonical blocks and updates the pool;
+//! - the DA ExEx and, with `--dev`, the embedded DA server;
 //! - the RPC servers (jsonrpsee's own tasks, stopped through their handles).
 //!
-//! Shutdown (SIGINT/SIGTERM, or a critical task failing): cancel, wait for the tasks for at most
-//! [`SHUTDOWN_BUDGET`], stop the RPC servers, then save the pool so pending transactions survive
-//! the restart.
+//! Shutdown (SIGINT/SIGTERM, or a critical task failing): stop consensus (its votes are journaled
+//! before they are sent, so stopping at any point is safe), cancel, wait for the tasks for at
+//! most [`SHUTDOWN_BUDGET`], stop the RPC servers, then save the pool so pending transactions
+//! survive the restart.
 
 mod args;
+mod consensus;
 mod da;
-mod dev;
 mod exex;
 mod metrics;
 mod pool;
 
-pub use args::{DaArgs, DevArgs, NodeCommand, PoolArgs, parse_duration, read_auth_token};
+pub use args::{
+    Bootnode, ConsensusArgs, DaArgs, DevArgs, NodeCommand, PoolArgs, parse_bootnode,
+    parse_duration, read_auth_token,
+};
 pub(crate) use metrics::record_block;
 
 use crate::{
@@ -46,17 +56,25 @@ const POOL_FILE: &str = "txpool.rlp";
 impl NodeCommand {
     /// Runs the node until a shutdown signal.
     pub fn run(self) -> eyre::Result<()> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("hauptbuch")
-            .build()
-            .wrap_err("cannot start the async runtime")?;
-        runtime.block_on(self.run_async())
-    }
-
-    async fn run_async(self) -> eyre::Result<()> {
+        use commonware_runtime::Runner as _;
         let spec = self.chain.load()?;
         let datadir = self.datadir.resolve(&spec);
+        std::fs::create_dir_all(&datadir)
+            .wrap_err_with(|| format!("cannot create datadir {}", datadir.display()))?;
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let runtime = commonware_runtime::tokio::Config::new()
+            .with_storage_directory(datadir.join("consensus"))
+            .with_worker_threads(threads);
+        commonware_runtime::tokio::Runner::new(runtime)
+            .start(|context| self.run_async(context, spec, datadir))
+    }
+
+    async fn run_async(
+        self,
+        context: commonware_runtime::tokio::Context,
+        spec: Arc<crate::chainspec::ChainSpec>,
+        datadir: std::path::PathBuf,
+    ) -> eyre::Result<()> {
         let db = Database::open(&datadir)
             .wrap_err_with(|| format!("cannot open database in {}", datadir.display()))?;
         let engine = Engine::new(spec.clone(), Arc::new(db));
@@ -96,16 +114,26 @@ impl NodeCommand {
             &cancel,
         )
         .await?;
-        if self.dev.dev {
-            let block_time = self.dev.block_time;
-            tracing::info!(?block_time, "dev mode: producing blocks");
-            tasks.spawn(dev::produce(
-                engine.clone(),
-                pool.clone(),
-                block_time,
-                cancel.child_token(),
-            ));
-        }
+        let role = consensus::Role::from_args(
+            &self.consensus,
+            self.dev.dev.then_some(self.dev.block_time),
+            &spec,
+            &datadir,
+        )?;
+        let validator = match role {
+            consensus::Role::Validator(role) => Some(
+                consensus::start(
+                    &context,
+                    &self.consensus,
+                    self.dev.dev,
+                    *role,
+                    engine.clone(),
+                    pool.clone(),
+                )
+                .await?,
+            ),
+            consensus::Role::RpcOnly => None,
+        };
 
         let modules = RpcModules {
             eth: EthRpc::new(engine.clone(), pool.clone(), self.rpc.gas_cap),
@@ -125,11 +153,33 @@ impl NodeCommand {
             println!("ws://{addr}");
         }
 
+        let (finalizer, consensus_handles) = match validator {
+            Some(handles) => {
+                let crate::consensus::ValidatorHandles {
+                    consensus,
+                    marshal,
+                    finalizer,
+                } = handles;
+                (Some(finalizer), Some((consensus, marshal)))
+            }
+            None => (None, None),
+        };
+        let finalizer_stopped = async {
+            match finalizer {
+                Some(handle) => handle.await,
+                None => std::future::pending().await,
+            }
+        };
         let reason = tokio::select! {
             signal = shutdown_signal() => signal?,
             Some(result) = tasks.join_next() => format!("critical task stopped: {result:?}"),
+            result = finalizer_stopped => format!("consensus finalizer stopped: {result:?}"),
         };
         tracing::info!(%reason, "shutting down");
+        if let Some((consensus, marshal)) = consensus_handles {
+            consensus.abort();
+            marshal.abort();
+        }
         cancel.cancel();
         if tokio::time::timeout(SHUTDOWN_BUDGET, async {
             while tasks.join_next().await.is_some() {}

@@ -1,0 +1,231 @@
+//! Runs this node's validator: authenticated p2p (commonware `lookup`, addresses from the
+//! chainspec's validator set or `--p2p.bootnodes`) and the consensus actors of
+//! [`crate::consensus`], on the node's commonware tokio runtime.
+//!
+//! `--dev` is a one-validator network on the same code: the validator set is this node's key
+//! (`--validator.key`, or `<datadir>/validator.key` created on first start) and the chainspec's
+//! validators are ignored.
+
+use super::args::{Bootnode, ConsensusArgs};
+use crate::{
+    chainspec::ChainSpec,
+    consensus::{
+        self, Channels, MAX_BLOCK_SIZE, PrivateKey, PublicKey, ValidatorConfig, ValidatorHandles,
+        ValidatorSet, channels,
+    },
+    engine::Engine,
+    txpool::TxPool,
+};
+use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
+use commonware_p2p::{Address, AddressableManager as _, authenticated::lookup};
+use commonware_runtime::{Quota, Supervisor as _, tokio::Context};
+use commonware_stream::{
+    cups::{self, Cups},
+    sake::{self, Sake},
+};
+use commonware_utils::{NZU32, NZUsize, ordered::Map};
+use eyre::WrapErr;
+use std::{
+    net::{SocketAddr, ToSocketAddrs},
+    path::Path,
+    sync::Arc,
+    time::Duration,
+};
+
+/// Default p2p port (reth's).
+pub(crate) const DEFAULT_P2P_PORT: u16 = 30303;
+/// Key file `--dev` creates in the datadir when no `--validator.key` is given.
+const DEV_KEY_FILE: &str = "validator.key";
+/// Per-peer message rate on every consensus channel.
+const CHANNEL_QUOTA: Quota = Quota::per_second(NZU32!(10_000));
+
+/// What the node runs.
+pub(super) enum Role {
+    /// Sign and vote.
+    Validator(Box<ValidatorRole>),
+    /// Serve the stored chain; follow nobody.
+    RpcOnly,
+}
+
+/// A validator's identity and network.
+pub(super) struct ValidatorRole {
+    key: PrivateKey,
+    validators: Arc<ValidatorSet>,
+    block_time: Duration,
+}
+
+impl Role {
+    /// The role from the flags: `--dev` or `--validator.key` make a validator.
+    pub(super) fn from_args(
+        args: &ConsensusArgs,
+        dev: Option<Duration>,
+        spec: &ChainSpec,
+        datadir: &Path,
+    ) -> eyre::Result<Self> {
+        let key = match (&args.validator_key, dev) {
+            (Some(path), _) => Some(consensus::read_key(path)?),
+            (None, Some(_)) => Some(dev_key(datadir)?),
+            (None, None) => None,
+        };
+        let Some(key) = key else {
+            if !spec.hauptbuch.validators.is_empty() {
+                tracing::warn!(
+                    "no --validator.key: serving the stored chain only (following the validator set as a full node is not implemented yet)"
+                );
+            }
+            return Ok(Self::RpcOnly);
+        };
+        let (validators, block_time) = match dev {
+            Some(block_time) => {
+                let address = format!("127.0.0.1:{}", args.p2p_port.unwrap_or(0));
+                let set = ValidatorSet::single(key.public_key(), address, Default::default());
+                (set, block_time)
+            }
+            None => {
+                let set = ValidatorSet::from_chainspec(&spec.hauptbuch.validators)?;
+                if !set.contains(&key.public_key()) {
+                    eyre::bail!(
+                        "validator key {} is not in the chainspec's validator set (hauptbuch.validators)",
+                        consensus::public_key_hex(&key)
+                    );
+                }
+                (set, Duration::from_millis(spec.hauptbuch.block_time_ms))
+            }
+        };
+        Ok(Self::Validator(Box::new(ValidatorRole {
+            key,
+            validators: Arc::new(validators),
+            block_time,
+        })))
+    }
+}
+
+/// The dev validator key, created on first use.
+fn dev_key(datadir: &Path) -> eyre::Result<PrivateKey> {
+    let path = datadir.join(DEV_KEY_FILE);
+    if path.exists() {
+        return Ok(consensus::read_key(&path)?);
+    }
+    std::fs::create_dir_all(datadir)
+        .wrap_err_with(|| format!("cannot create {}", datadir.display()))?;
+    let key = consensus::generate_key().wrap_err("cannot generate a validator key")?;
+    consensus::write_key(&path, &key)?;
+    Ok(key)
+}
+
+/// Resolves every validator's p2p address (`--p2p.bootnodes` entries override the chainspec's).
+fn peer_addresses(
+    validators: &ValidatorSet,
+    bootnodes: &[Bootnode],
+    me: &PublicKey,
+    listen: SocketAddr,
+) -> eyre::Result<Map<PublicKey, Address>> {
+    let mut peers = Vec::new();
+    for (key, address) in validators.addresses() {
+        let address = bootnodes
+            .iter()
+            .find(|b| &b.key == key)
+            .map_or(address, |b| b.address.as_str());
+        let socket = if key == me {
+            listen
+        } else {
+            address
+                .to_socket_addrs()
+                .wrap_err_with(|| format!("cannot resolve validator address `{address}`"))?
+                .next()
+                .ok_or_else(|| eyre::eyre!("validator address `{address}` resolves to nothing"))?
+        };
+        peers.push((key.clone(), Address::from(socket)));
+    }
+    Map::try_from(peers).map_err(|_| eyre::eyre!("duplicate validator keys"))
+}
+
+/// Starts p2p and the validator's actors on the node's runtime.
+pub(super) async fn start(
+    context: &Context,
+    args: &ConsensusArgs,
+    dev: bool,
+    role: ValidatorRole,
+    engine: Engine,
+    pool: TxPool,
+) -> eyre::Result<ValidatorHandles> {
+    let ValidatorRole {
+        key,
+        validators,
+        block_time,
+    } = role;
+    let spec = engine.spec().clone();
+    let port = args
+        .p2p_port
+        .unwrap_or(if dev { 0 } else { DEFAULT_P2P_PORT });
+    let ip = if dev && args.p2p_port.is_none() {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        args.p2p_addr
+    };
+    let listen = SocketAddr::new(ip, port);
+    let participants = u32::try_from(validators.len()).unwrap_or(u32::MAX);
+    let max_message_size = consensus::max_message_size(participants);
+    let handshake = Cups::<_, ChaCha20Poly1305>::new(
+        Sake {
+            signer: key.clone(),
+            synchrony_bound: Duration::from_secs(5),
+            max_handshake_age: Duration::from_secs(10),
+            version: sake::Version::V1,
+        },
+        cups::Version::V1,
+    );
+    let mut config = lookup::Config::recommended(
+        handshake,
+        &consensus::p2p_namespace(spec.chain_id),
+        listen,
+        NZUsize!(validators.len().max(1)),
+        max_message_size,
+        NZUsize!(1024),
+    );
+    // Validator sets run on private networks and loopback devnets; a restarted peer should be
+    // redialled within a second, not after the production cooldown of a minute.
+    config.allow_private_ips = true;
+    config.peer_connection_cooldown = Duration::from_secs(1);
+    config.ping_frequency = Duration::from_secs(5);
+    let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), config);
+    let me = key.public_key();
+    oracle.track(
+        0,
+        peer_addresses(&validators, &args.bootnodes, &me, listen)?,
+    );
+    let mut register = |channel| network.register(channel, CHANNEL_QUOTA);
+    let channels = Channels {
+        votes: register(channels::VOTES),
+        certificates: register(channels::CERTIFICATES),
+        resolver: register(channels::RESOLVER),
+        blocks: register(channels::BLOCKS),
+        backfill: register(channels::BACKFILL),
+    };
+    network.start();
+    tracing::info!(
+        public_key = %consensus::public_key_hex(&key),
+        %listen,
+        validators = validators.len(),
+        ?block_time,
+        max_block_bytes = MAX_BLOCK_SIZE,
+        "starting validator"
+    );
+    let config = ValidatorConfig {
+        key,
+        validators,
+        namespace: consensus::namespace(spec.chain_id),
+        block_time,
+        partition_prefix: "node".into(),
+    };
+    consensus::start_validator(
+        context.child("consensus"),
+        config,
+        engine,
+        pool,
+        oracle.clone(),
+        oracle,
+        channels,
+    )
+    .await
+}
