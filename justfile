@@ -21,10 +21,19 @@ fmt:
 bench:
     cargo bench --bench block
 
-# Run a single-node dev chain with HTTP (8545) and WS (8546) JSON-RPC.
+# Run a single-node dev chain (one-validator network) with HTTP (8545) and WS (8546) JSON-RPC.
 run:
     cargo run --release -- node --dev --http --ws
 
 # Create a datadir with the devnet genesis.
 init:
     cargo run --release -- init --chain devnet --datadir ./data
+
+# Start a local network: N validators (default 4) on loopback sharing one DA server, under ./devnet.
+devnet N="4":
+    cargo build --release
+    scripts/devnet.sh {{N}}
+
+# Stop the devnet started by `just devnet`.
+devnet-stop:
+    scripts/devnet.sh stop

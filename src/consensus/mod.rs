@@ -29,7 +29,7 @@ pub use block::{BlockDecodeError, ConsensusBlock, digest_hash};
 pub use keys::{KeyError, generate_key, public_key_hex, public_key_to_hex, read_key, write_key};
 pub use validators::{ValidatorSet, ValidatorSetError};
 
-use crate::{engine::Engine, txpool::TxPool};
+use crate::{chainspec::ChainSpec, engine::Engine, txpool::TxPool};
 use commonware_broadcast::buffered;
 use commonware_codec::Encode;
 use commonware_consensus::{
@@ -86,15 +86,16 @@ pub mod channels {
 /// are far smaller). Every node of a network must use the same bound.
 pub const MAX_BLOCK_SIZE: usize = 8 * 1024 * 1024;
 
-/// Namespace of consensus signatures, bound to the chain id so votes of one chain are worthless
-/// on another.
-pub fn namespace(chain_id: u64) -> Vec<u8> {
-    format!("hauptbuch-{chain_id}").into_bytes()
+/// Namespace of consensus signatures, bound to the chain id and genesis so that votes of one
+/// chain are worthless on another.
+pub fn namespace(spec: &ChainSpec) -> Vec<u8> {
+    format!("hauptbuch-{}-{}", spec.chain_id, spec.genesis_hash).into_bytes()
 }
 
-/// Namespace of the p2p handshake (distinct from the signature namespace).
-pub fn p2p_namespace(chain_id: u64) -> Vec<u8> {
-    format!("hauptbuch-p2p-{chain_id}").into_bytes()
+/// Namespace of the p2p handshake (distinct from the signature namespace): nodes with different
+/// chainspecs (chain id or genesis) cannot connect.
+pub fn p2p_namespace(spec: &ChainSpec) -> Vec<u8> {
+    format!("hauptbuch-p2p-{}-{}", spec.chain_id, spec.genesis_hash).into_bytes()
 }
 
 /// The largest p2p message a network of `participants` validators sends (votes, certificates,

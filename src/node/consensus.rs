@@ -177,7 +177,7 @@ pub(super) async fn start(
     );
     let mut config = lookup::Config::recommended(
         handshake,
-        &consensus::p2p_namespace(spec.chain_id),
+        &consensus::p2p_namespace(&spec),
         listen,
         NZUsize!(validators.len().max(1)),
         max_message_size,
@@ -214,7 +214,7 @@ pub(super) async fn start(
     let config = ValidatorConfig {
         key,
         validators,
-        namespace: consensus::namespace(spec.chain_id),
+        namespace: consensus::namespace(&spec),
         block_time,
         partition_prefix: "node".into(),
     };

@@ -129,7 +129,7 @@ impl Cluster {
         let config = ValidatorConfig {
             key: node.key.clone(),
             validators: self.validators.clone(),
-            namespace: consensus::namespace(node.engine.spec().chain_id),
+            namespace: consensus::namespace(node.engine.spec()),
             block_time: BLOCK_TIME,
             partition_prefix: format!("validator-{index}"),
         };
@@ -359,4 +359,49 @@ fn partition_and_heal_never_finalize_conflicting_blocks() {
             .wait_for(&[0, 1, 2, 3], split + 5, Duration::from_secs(300))
             .await;
     });
+}
+
+/// Blocks arrive from peers as bytes: anything but the canonical encoding of a block whose body
+/// matches its header is a decoding error, never a panic.
+#[test]
+fn malformed_blocks_from_peers_are_rejected() {
+    use commonware_codec::{Decode as _, Encode as _};
+    use hauptbuch_reth::{consensus::ConsensusBlock, execution::BlockAttributes};
+    let spec = ChainSpec::from_arg("devnet").expect("devnet");
+    let (_dir, engine) = temp_engine(spec.clone());
+    engine.init_genesis().expect("genesis");
+    let signer: alloy_signer_local::PrivateKeySigner = DEV_KEYS[0].parse().expect("key");
+    let to = alloy_primitives::Address::with_last_byte(1);
+    let built = engine
+        .build_payload(
+            BlockAttributes {
+                timestamp: 1,
+                gas_limit: spec.genesis_header.gas_limit,
+                ..Default::default()
+            },
+            (0..2).map(|n| transfer(&signer, spec.chain_id, n, to, 1)),
+        )
+        .expect("build");
+    let max = consensus::MAX_BLOCK_SIZE;
+    let block = ConsensusBlock::new(built.block.clone());
+    let bytes = block.encode().to_vec();
+    let decoded = ConsensusBlock::decode_cfg(bytes.clone(), &max).expect("round trip");
+    assert_eq!(decoded.hash(), built.hash);
+
+    // Truncated, oversized length prefix, trailing bytes, garbage.
+    assert!(ConsensusBlock::decode_cfg(bytes[..bytes.len() - 1].to_vec(), &max).is_err());
+    assert!(ConsensusBlock::decode_cfg(bytes.clone(), &(bytes.len() - 10)).is_err());
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert!(ConsensusBlock::decode_cfg(trailing, &max).is_err());
+    let mut garbage = vec![0, 0, 0, 8];
+    garbage.extend([0xff; 8]);
+    assert!(ConsensusBlock::decode_cfg(garbage, &max).is_err());
+
+    // A body the header does not commit to (a transaction dropped).
+    let mut stripped = built.block.clone();
+    stripped.body.transactions.pop();
+    let bytes = ConsensusBlock::new(stripped).encode().to_vec();
+    let err = ConsensusBlock::decode_cfg(bytes, &max).expect_err("body mismatch");
+    assert!(format!("{err:?}").contains("transactions root"), "{err:?}");
 }

@@ -8,6 +8,7 @@ mod consensus;
 mod crash;
 mod derive;
 mod logs;
+mod network;
 mod node;
 mod openrpc_schema;
 mod payload;

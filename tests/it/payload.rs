@@ -60,3 +60,79 @@ fn a_built_payload_changes_nothing_until_imported_and_imports_identically_elsewh
     assert!(follower.import_payload(tampered).is_err());
     assert_eq!(follower.head().expect("head").hash(), payload.hash);
 }
+
+/// Consensus votes on blocks whose parents are not committed yet: blocks build and validate on
+/// pending parents (state read through the pending changes, roots computed on top of them), a
+/// tampered child is refused, and committing the pending chain in order gives the same state on
+/// the proposer and on the validator.
+#[test]
+fn blocks_build_and_validate_on_pending_parents() {
+    let spec = ChainSpec::from_arg("devnet").expect("devnet");
+    let (_a_dir, proposer) = temp_engine(spec.clone());
+    let (_b_dir, validator) = temp_engine(spec.clone());
+    proposer.init_genesis().expect("genesis");
+    validator.init_genesis().expect("genesis");
+    let signer = DEV_KEYS[0].parse().expect("key");
+    let recipient = Address::repeat_byte(0x55);
+    let attributes = |timestamp| BlockAttributes {
+        timestamp,
+        gas_limit: spec.genesis_header.gas_limit,
+        ..Default::default()
+    };
+
+    let genesis = proposer.head().expect("head").hash();
+    let first = proposer
+        .build_payload_on(
+            genesis,
+            attributes(10),
+            (0..2).map(|n| transfer(&signer, spec.chain_id, n, recipient, 1)),
+        )
+        .expect("build block 1");
+    // Block 2 spends nonces 2.. on top of uncommitted block 1.
+    let second = proposer
+        .build_payload_on(
+            first.hash,
+            attributes(11),
+            (2..4).map(|n| transfer(&signer, spec.chain_id, n, recipient, 1)),
+        )
+        .expect("build block 2 on pending block 1");
+    assert!(second.rejected.is_empty(), "{:?}", second.rejected);
+    assert_eq!(proposer.head().expect("head").hash(), genesis);
+    assert_eq!(proposer.pending_len(), 2);
+
+    // The validator checks both before either is committed; a child of an unknown parent and a
+    // child with a wrong state root are refused.
+    assert!(matches!(
+        validator.validate_payload(&second.block),
+        Err(hauptbuch_reth::engine::EngineError::UnknownParent(_))
+    ));
+    validator
+        .validate_payload(&first.block)
+        .expect("block 1 valid");
+    let mut tampered = second.block.clone();
+    tampered.header.state_root = alloy_primitives::B256::repeat_byte(1);
+    assert!(validator.validate_payload(&tampered).is_err());
+    validator
+        .validate_payload(&second.block)
+        .expect("block 2 valid on pending block 1");
+
+    // Finalization commits them in order, from the pending results, on both engines.
+    for engine in [&proposer, &validator] {
+        engine
+            .import_payload(first.block.clone())
+            .expect("commit 1");
+        engine
+            .import_payload(second.block.clone())
+            .expect("commit 2");
+        assert_eq!(engine.head().expect("head").hash(), second.hash);
+        assert_eq!(engine.pending_len(), 0, "committed blocks leave the tree");
+        let balance = engine
+            .db()
+            .provider()
+            .expect("provider")
+            .account(recipient)
+            .expect("read")
+            .map(|a| a.balance.to::<u64>());
+        assert_eq!(balance, Some(4));
+    }
+}

@@ -1,0 +1,265 @@
+//! Real processes: a 4-validator network on loopback (keys from `keygen`, chainspec from
+//! `dump-genesis --validator`), under a stream of transfers, survives SIGKILL of a validator and
+//! the restarted validator catches up; every node reports the same hash at every height.
+//! Plus the startup errors an operator can hit.
+
+use crate::{
+    common::binary,
+    node::{NodeProcess, eventually, raw_transfer},
+};
+use alloy_primitives::{Address, B256, U64};
+use alloy_rpc_types_eth::Block;
+use jsonrpsee::{core::client::ClientT, rpc_params};
+use std::{path::Path, process::Command};
+
+/// Runs the binary with `args`, returning (success, stdout, stderr).
+fn run(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(binary())
+        .args(args)
+        .output()
+        .expect("run hauptbuch-reth");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A free loopback port (bound and released; good enough for tests).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// Creates `n` validator keys under `dir` and a chainspec naming them; returns the chainspec path
+/// and each validator's (key file, p2p port).
+fn network(dir: &Path, n: usize) -> (String, Vec<(String, u16)>) {
+    let mut validators = Vec::new();
+    let mut args = vec![
+        "dump-genesis".to_string(),
+        "--block-time-ms".into(),
+        "200".into(),
+    ];
+    for i in 0..n {
+        let key = dir.join(format!("validator{i}.key"));
+        let key = key.to_str().expect("utf-8 path").to_string();
+        let (ok, stdout, stderr) = run(&["keygen", "--output", &key]);
+        assert!(ok, "keygen failed: {stderr}");
+        let public = stdout.trim().to_string();
+        assert_eq!(
+            public.len(),
+            66,
+            "public key is 0x + 32 bytes hex: {public}"
+        );
+        let port = free_port();
+        args.push("--validator".into());
+        args.push(format!("{public}@127.0.0.1:{port}"));
+        validators.push((key, port));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, stdout, stderr) = run(&args);
+    assert!(ok, "dump-genesis failed: {stderr}");
+    let spec = dir.join("chainspec.json");
+    std::fs::write(&spec, stdout).expect("write chainspec");
+    (spec.to_str().expect("utf-8").to_string(), validators)
+}
+
+fn start_validator(dir: &Path, i: usize, spec: &str, key: &str, port: u16) -> NodeProcess {
+    let port = port.to_string();
+    NodeProcess::start(
+        &dir.join(format!("node{i}")),
+        &[
+            "--chain",
+            spec,
+            "--validator.key",
+            key,
+            "--p2p.addr",
+            "127.0.0.1",
+            "--p2p.port",
+            &port,
+            "--da.disable",
+        ],
+    )
+}
+
+async fn block_number(node: &NodeProcess) -> u64 {
+    let number: U64 = node
+        .client()
+        .request("eth_blockNumber", rpc_params![])
+        .await
+        .expect("eth_blockNumber");
+    number.to::<u64>()
+}
+
+async fn block_hash(node: &NodeProcess, number: u64) -> B256 {
+    let block: Option<Block> = node
+        .client()
+        .request(
+            "eth_getBlockByNumber",
+            rpc_params![U64::from(number), false],
+        )
+        .await
+        .expect("eth_getBlockByNumber");
+    block.expect("block exists").header.hash
+}
+
+fn node(nodes: &[Option<NodeProcess>], i: usize) -> &NodeProcess {
+    nodes[i].as_ref().expect("node running")
+}
+
+async fn wait_for_height(node: &NodeProcess, height: u64, what: &str) {
+    eventually(what, || async {
+        (block_number(node).await >= height).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn four_validators_survive_sigkill_and_agree_on_every_block() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (spec, validators) = network(dir.path(), 4);
+    let mut nodes: Vec<Option<NodeProcess>> = validators
+        .iter()
+        .enumerate()
+        .map(|(i, (key, port))| Some(start_validator(dir.path(), i, &spec, key, *port)))
+        .collect();
+    wait_for_height(node(&nodes, 0), 3, "the network to finalize block 3").await;
+
+    // Transfers from three senders, each to its own validator's pool: a validator includes its
+    // pool's transactions when it leads a view (there is no transaction gossip yet).
+    let mut sent = Vec::new();
+    for sender in 0..3usize {
+        for nonce in 0..5u64 {
+            let raw = raw_transfer(sender, nonce, Address::with_last_byte(0x77), 1);
+            let hash: B256 = node(&nodes, sender)
+                .client()
+                .request("eth_sendRawTransaction", rpc_params![raw])
+                .await
+                .expect("transfer accepted");
+            sent.push(hash);
+        }
+    }
+
+    // SIGKILL validator 3: the other three keep finalizing.
+    nodes[3] = None;
+    let before = block_number(node(&nodes, 0)).await;
+    for i in 0..3 {
+        wait_for_height(
+            node(&nodes, i),
+            before + 5,
+            "finalization without validator 3",
+        )
+        .await;
+    }
+
+    // Restarted from its data, validator 3 catches up.
+    let (key, port) = &validators[3];
+    nodes[3] = Some(start_validator(dir.path(), 3, &spec, key, *port));
+    let target = block_number(node(&nodes, 0)).await + 2;
+    wait_for_height(node(&nodes, 3), target, "validator 3 to catch up").await;
+
+    // Every transfer is included, exactly once (a replay would fail on its nonce).
+    let client = node(&nodes, 3).client();
+    for hash in &sent {
+        let receipt = eventually("a transfer's receipt", || {
+            let client = client.clone();
+            async move {
+                client
+                    .request::<Option<serde_json::Value>, _>(
+                        "eth_getTransactionReceipt",
+                        rpc_params![hash],
+                    )
+                    .await
+                    .expect("receipt query")
+            }
+        })
+        .await;
+        assert_eq!(receipt["status"], "0x1");
+    }
+
+    // Same hash at every height on every node.
+    let mut lowest = u64::MAX;
+    for i in 0..4 {
+        lowest = lowest.min(block_number(node(&nodes, i)).await);
+    }
+    for number in 1..=lowest {
+        let reference = block_hash(node(&nodes, 0), number).await;
+        for i in 1..4 {
+            assert_eq!(
+                block_hash(node(&nodes, i), number).await,
+                reference,
+                "node {i} differs at height {number}"
+            );
+        }
+    }
+}
+
+#[test]
+fn startup_errors_name_the_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (spec, _) = network(dir.path(), 2);
+    let datadir = dir.path().join("data");
+    let datadir = datadir.to_str().expect("utf-8");
+
+    // A missing key file.
+    let (ok, _, stderr) = run(&[
+        "node",
+        "--chain",
+        &spec,
+        "--datadir",
+        datadir,
+        "--validator.key",
+        "/nonexistent/key",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("/nonexistent/key"), "{stderr}");
+
+    // A key that is not in the validator set.
+    let stranger = dir.path().join("stranger.key");
+    let stranger = stranger.to_str().expect("utf-8");
+    assert!(run(&["keygen", "--output", stranger]).0);
+    let (ok, _, stderr) = run(&[
+        "node",
+        "--chain",
+        &spec,
+        "--datadir",
+        datadir,
+        "--validator.key",
+        stranger,
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("not in the chainspec's validator set"),
+        "{stderr}"
+    );
+
+    // A file that is not a key.
+    std::fs::write(dir.path().join("junk.key"), "hello").expect("write");
+    let junk = dir.path().join("junk.key");
+    let (ok, _, stderr) = run(&[
+        "node",
+        "--chain",
+        &spec,
+        "--datadir",
+        datadir,
+        "--validator.key",
+        junk.to_str().expect("utf-8"),
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("junk.key") && stderr.contains("not hex"),
+        "{stderr}"
+    );
+
+    // keygen never overwrites a key.
+    let (ok, _, stderr) = run(&["keygen", "--output", stranger]);
+    assert!(!ok);
+    assert!(stderr.contains("stranger.key"), "{stderr}");
+
+    // A malformed validator entry.
+    let (ok, _, stderr) = run(&["dump-genesis", "--validator", "0x1234@127.0.0.1:1"]);
+    assert!(!ok);
+    assert!(stderr.contains("not an ed25519 public key"), "{stderr}");
+}
