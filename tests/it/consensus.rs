@@ -391,7 +391,7 @@ fn malformed_blocks_from_peers_are_rejected() {
     // Truncated, oversized length prefix, trailing bytes, garbage.
     assert!(ConsensusBlock::decode_cfg(bytes[..bytes.len() - 1].to_vec(), &max).is_err());
     assert!(ConsensusBlock::decode_cfg(bytes.clone(), &(bytes.len() - 10)).is_err());
-    let mut trailing = bytes.clone();
+    let mut trailing = bytes;
     trailing.push(0);
     assert!(ConsensusBlock::decode_cfg(trailing, &max).is_err());
     let mut garbage = vec![0, 0, 0, 8];
@@ -399,7 +399,7 @@ fn malformed_blocks_from_peers_are_rejected() {
     assert!(ConsensusBlock::decode_cfg(garbage, &max).is_err());
 
     // A body the header does not commit to (a transaction dropped).
-    let mut stripped = built.block.clone();
+    let mut stripped = built.block;
     stripped.body.transactions.pop();
     let bytes = ConsensusBlock::new(stripped).encode().to_vec();
     let err = ConsensusBlock::decode_cfg(bytes, &max).expect_err("body mismatch");
