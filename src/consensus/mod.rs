@@ -21,6 +21,7 @@
 mod application;
 mod block;
 pub mod finalizer;
+pub mod gossip;
 mod keys;
 mod validators;
 
@@ -80,6 +81,8 @@ pub mod channels {
     pub const BLOCKS: u64 = 3;
     /// Block and certificate backfill.
     pub const BACKFILL: u64 = 4;
+    /// Transaction gossip.
+    pub const TRANSACTIONS: u64 = 5;
 }
 
 /// Largest accepted block RLP (a 30M-gas block of calldata is about 7.5 MB; blocks of transfers

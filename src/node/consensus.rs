@@ -18,7 +18,7 @@ use crate::{
 };
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
 use commonware_p2p::{Address, AddressableManager as _, authenticated::lookup};
-use commonware_runtime::{Quota, Supervisor as _, tokio::Context};
+use commonware_runtime::{Quota, Spawner as _, Supervisor as _, tokio::Context};
 use commonware_stream::{
     cups::{self, Cups},
     sake::{self, Sake},
@@ -202,7 +202,12 @@ pub(super) async fn start(
         blocks: register(channels::BLOCKS),
         backfill: register(channels::BACKFILL),
     };
+    let transactions = register(channels::TRANSACTIONS);
     network.start();
+    context.child("tx_gossip").spawn({
+        let (engine, pool) = (engine.clone(), pool.clone());
+        move |context| consensus::gossip::run(context, engine, pool, transactions)
+    });
     tracing::info!(
         public_key = %consensus::public_key_hex(&key),
         %listen,

@@ -127,19 +127,35 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
         .collect();
     wait_for_height(node(&nodes, 0), 3, "the network to finalize block 3").await;
 
-    // Transfers from three senders, each to its own validator's pool: a validator includes its
-    // pool's transactions when it leads a view (there is no transaction gossip yet).
+    // Transfers from three senders to validators 0, 1 and 3. Gossip spreads them to every pool,
+    // so whichever validator leads includes them, even those sent to validator 3 before it dies.
     let mut sent = Vec::new();
-    for sender in 0..3usize {
+    for (sender, target) in [(0usize, 0usize), (1, 1), (2, 3)] {
         for nonce in 0..5u64 {
             let raw = raw_transfer(sender, nonce, Address::with_last_byte(0x77), 1);
-            let hash: B256 = node(&nodes, sender)
+            let hash: B256 = node(&nodes, target)
                 .client()
                 .request("eth_sendRawTransaction", rpc_params![raw])
                 .await
                 .expect("transfer accepted");
             sent.push(hash);
         }
+    }
+    let client = node(&nodes, 0).client();
+    for hash in &sent {
+        eventually("validator 0 to know every transfer", || {
+            let client = client.clone();
+            async move {
+                client
+                    .request::<Option<serde_json::Value>, _>(
+                        "eth_getTransactionByHash",
+                        rpc_params![hash],
+                    )
+                    .await
+                    .expect("transaction query")
+            }
+        })
+        .await;
     }
 
     // SIGKILL validator 3: the other three keep finalizing.
