@@ -30,7 +30,8 @@ pub struct CommittedBlock {
     pub header: Bytes,
     /// RLP list of the transactions (EIP-2718 envelopes).
     pub transactions: Bytes,
-    /// Consensus finalization certificate (empty until BFT consensus provides one).
+    /// Consensus finalization certificate (empty when the block has none of its own: genesis,
+    /// imported chains, blocks finalized through a descendant's certificate).
     pub certificate: Bytes,
 }
 

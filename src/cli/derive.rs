@@ -42,6 +42,19 @@ impl DeriveCommand {
             eyre::bail!("--from-height {from} is above --to-height {to}");
         }
         let namespace = crate::derive::namespace(&spec)?;
+        let certificates = if spec.hauptbuch.validators.is_empty() {
+            tracing::warn!(
+                "the chainspec names no validator set: finalization certificates are not verified"
+            );
+            None
+        } else {
+            let validators =
+                crate::consensus::ValidatorSet::from_chainspec(&spec.hauptbuch.validators)?;
+            Some(crate::consensus::CertificateVerifier::new(
+                &spec,
+                &validators,
+            ))
+        };
         let engine = super::open_engine(spec, &datadir)?;
         let config = DeriveConfig {
             from_height: self.from_height,
@@ -50,6 +63,7 @@ impl DeriveCommand {
                 (None, true) => DeriveEnd::Follow,
                 (None, false) => DeriveEnd::NetworkHead,
             },
+            certificates,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

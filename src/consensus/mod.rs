@@ -20,6 +20,7 @@
 
 mod application;
 mod block;
+mod certificate;
 pub mod finalizer;
 pub mod gossip;
 mod keys;
@@ -27,6 +28,7 @@ mod validators;
 
 pub use application::ChainApplication;
 pub use block::{BlockDecodeError, ConsensusBlock, digest_hash};
+pub use certificate::{CertificateError, CertificateVerifier, digest_of};
 pub use keys::{KeyError, generate_key, public_key_hex, public_key_to_hex, read_key, write_key};
 pub use validators::{ValidatorSet, ValidatorSetError};
 

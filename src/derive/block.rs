@@ -26,8 +26,8 @@ pub(crate) struct DerivedBatch {
     pub(crate) last: u64,
     /// The blocks, `first` first.
     pub(crate) blocks: Vec<Block<TxEnvelope>>,
-    /// Whether any block carries a finalization certificate (none is verified yet).
-    pub(crate) has_certificates: bool,
+    /// Each block's finalization certificate (empty when it has none of its own).
+    pub(crate) certificates: Vec<Bytes>,
 }
 
 /// Decodes `data` as a blob of chain `chain_id`.
@@ -42,9 +42,9 @@ pub(crate) fn decode_batch(chain_id: u64, data: &[u8]) -> Result<DerivedBatch, B
     }
     let decoded = decode_blob(data)?;
     let mut blocks = Vec::with_capacity(decoded.blocks.len());
-    let mut has_certificates = false;
+    let mut certificates = Vec::with_capacity(decoded.blocks.len());
     for (number, batch_block) in (decoded.header.first_block..).zip(&decoded.blocks) {
-        has_certificates |= !batch_block.certificate.is_empty();
+        certificates.push(batch_block.certificate.clone());
         let block =
             decode_block(batch_block).map_err(|message| BlobError::Block { number, message })?;
         if block.header.number != number {
@@ -59,7 +59,7 @@ pub(crate) fn decode_batch(chain_id: u64, data: &[u8]) -> Result<DerivedBatch, B
         first: decoded.header.first_block,
         last: decoded.header.last_block,
         blocks,
-        has_certificates,
+        certificates,
     })
 }
 
@@ -136,7 +136,7 @@ mod tests {
             batch.blocks[0].body.withdrawals,
             Some(Withdrawals::default())
         );
-        assert!(!batch.has_certificates);
+        assert!(batch.certificates.iter().all(|c| c.is_empty()));
     }
 
     #[test]

@@ -19,9 +19,12 @@
 //!   block; a height read twice is harmless because its blocks are then duplicates.
 //! - Blocks are imported in order, each in its own atomic write (see [`crate::engine`]).
 //!
-//! Assumptions: until BFT consensus exists, blocks carry no finalization certificate, and the
-//! first valid block at each height is taken as canonical. Once certificates exist they must be
-//! verified here before import (a non-empty certificate is logged, not yet checked).
+//! Finalization certificates: when the chainspec names a validator set, every certificate a block
+//! carries is verified (quorum of valid signatures over this block's hash) before the block is
+//! imported, and an invalid one stops derivation ([`DeriveError::Certificate`]). A block without
+//! its own certificate (finalized through a descendant's) is imported on execution validity and
+//! counted in [`DeriveStats::uncertified`]; checking that a later certificate covers it is not
+//! done yet. Without a validator set in the chainspec (a `--dev` chain) nothing is verified.
 
 mod block;
 mod error;
@@ -66,6 +69,8 @@ pub struct DeriveConfig {
     pub from_height: Option<u64>,
     /// Where to stop.
     pub end: DeriveEnd,
+    /// Verifies finalization certificates (see the module docs); `None` skips them.
+    pub certificates: Option<crate::consensus::CertificateVerifier>,
 }
 
 /// What a derivation did.
@@ -85,6 +90,10 @@ pub struct DeriveStats {
     pub imported: usize,
     /// Transactions imported.
     pub transactions: usize,
+    /// Imported blocks whose own certificate was verified.
+    pub certified: usize,
+    /// Imported blocks without a certificate of their own.
+    pub uncertified: usize,
 }
 
 /// The namespace id the chain posts to ([`ChainSpec::da_namespace_id`]).
@@ -172,7 +181,7 @@ pub async fn derive(
         if cancel.is_cancelled() {
             break;
         }
-        let imported = derive_height(engine, source, height, &mut stats).await?;
+        let imported = derive_height(engine, source, height, config, &mut stats).await?;
         stats.last_da_height = Some(height);
         unstored += 1;
         if imported > 0 || unstored >= EMPTY_HEIGHTS_PER_WRITE {
@@ -206,6 +215,7 @@ async fn derive_height(
     engine: &Engine,
     source: &DaSource,
     height: u64,
+    config: &DeriveConfig,
     stats: &mut DeriveStats,
 ) -> Result<usize> {
     let blobs = source.blobs_at(height).await?;
@@ -234,7 +244,7 @@ async fn derive_height(
     // Not interruptible between blobs: the height is recorded as done once this returns.
     let mut imported = 0;
     for batch in batches {
-        imported += import_batch(engine, height, batch, stats).await?;
+        imported += import_batch(engine, height, batch, config, stats).await?;
     }
     Ok(imported)
 }
@@ -244,6 +254,7 @@ async fn import_batch(
     engine: &Engine,
     da_height: u64,
     batch: DerivedBatch,
+    config: &DeriveConfig,
     stats: &mut DeriveStats,
 ) -> Result<usize> {
     let head = engine.head()?.number;
@@ -269,14 +280,6 @@ async fn import_batch(
             next,
         });
     }
-    if batch.has_certificates {
-        tracing::debug!(
-            target: "hauptbuch::derive",
-            da_height,
-            first = batch.first,
-            "blob carries finalization certificates; they are not verified yet"
-        );
-    }
     let duplicates = usize::try_from(next - batch.first).unwrap_or(usize::MAX);
     if duplicates > 0 {
         stats.duplicate_blocks += duplicates;
@@ -288,13 +291,33 @@ async fn import_batch(
             "skipping blocks already imported (duplicate)"
         );
     }
-    let blocks: Vec<_> = batch.blocks.into_iter().skip(duplicates).collect();
+    let blocks: Vec<_> = batch
+        .blocks
+        .into_iter()
+        .zip(batch.certificates)
+        .skip(duplicates)
+        .collect();
     // Execution is CPU-bound: keep it off the async workers.
     let task_engine = engine.clone();
-    let summaries = tokio::task::spawn_blocking(move || {
+    let verifier = config.certificates.clone();
+    let (summaries, certified) = tokio::task::spawn_blocking(move || {
         let mut summaries = Vec::with_capacity(blocks.len());
-        for block in blocks {
+        let mut certified = 0;
+        for (block, certificate) in blocks {
             let (number, hash) = (block.header.number, block.header.hash_slow());
+            if let Some(verifier) = &verifier
+                && !certificate.is_empty()
+            {
+                verifier
+                    .verify(&certificate, hash)
+                    .map_err(|source| DeriveError::Certificate {
+                        number,
+                        hash,
+                        da_height,
+                        source,
+                    })?;
+                certified += 1;
+            }
             match task_engine.insert_block(block) {
                 Ok(summary) => summaries.push(summary),
                 Err(source) => {
@@ -307,10 +330,14 @@ async fn import_batch(
                 }
             }
         }
-        Ok(summaries)
+        Ok((summaries, certified))
     })
     .await
     .map_err(|e| DeriveError::Task(e.to_string()))??;
+    stats.certified += certified;
+    if config.certificates.is_some() {
+        stats.uncertified += summaries.len() - certified;
+    }
     for summary in &summaries {
         stats.imported += 1;
         stats.transactions += summary.transactions;

@@ -68,7 +68,7 @@ fn committed_block(provider: &Provider, number: u64) -> eyre::Result<Option<Comm
         timestamp: header.timestamp,
         header: alloy_rlp::encode(&header).into(),
         transactions: transactions.into(),
-        certificate: Bytes::new(),
+        certificate: provider.certificate(number)?.unwrap_or_default().into(),
     }))
 }
 

@@ -260,6 +260,49 @@ fn four_validators_finalize_the_same_chain_with_transactions() {
             .filter(|&n| provider.certificate(n).expect("certificate").is_some())
             .count();
         assert!(certified > 0, "no certificates stored");
+
+        // A stored certificate proves its block final to anyone holding the chainspec and the
+        // validator set, and nothing else.
+        let (number, certificate) = (1..=low)
+            .find_map(|n| {
+                provider
+                    .certificate(n)
+                    .expect("certificate")
+                    .map(|c| (n, c))
+            })
+            .expect("a certified block");
+        let hash = provider
+            .canonical_hash(number)
+            .expect("hash")
+            .expect("canonical");
+        let verifier = consensus::CertificateVerifier::new(&spec, &cluster.validators);
+        verifier
+            .verify(&certificate, hash)
+            .expect("certificate verifies");
+        assert!(matches!(
+            verifier.verify(&certificate, alloy_primitives::B256::repeat_byte(7)),
+            Err(consensus::CertificateError::OtherBlock { .. })
+        ));
+        let mut forged = certificate.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        assert!(verifier.verify(&forged, hash).is_err());
+        assert!(verifier.verify(&certificate[..10], hash).is_err());
+        let strangers: Vec<Validator> = (10..14u64)
+            .map(|seed| Validator {
+                public_key: alloy_primitives::B256::from_slice(
+                    ed25519::PrivateKey::from_seed(seed).public_key().as_ref(),
+                ),
+                address: "127.0.0.1:1".into(),
+                fee_recipient: Default::default(),
+            })
+            .collect();
+        let strangers = ValidatorSet::from_chainspec(&strangers).expect("set");
+        assert!(
+            consensus::CertificateVerifier::new(&spec, &strangers)
+                .verify(&certificate, hash)
+                .is_err()
+        );
     });
 }
 
