@@ -62,7 +62,7 @@ if [[ ! -f "$DIR/chainspec.json" ]]; then
   "$BIN" dump-genesis --chain devnet "${validators[@]}" --block-time-ms "$BLOCK_TIME_MS" \
     > "$DIR/chainspec.json" 2> "$DIR/dump-genesis.log"
 fi
-N=$(ls -d "$DIR"/node* | wc -l)
+N=$(ls -d "$DIR"/node[0-9]* | grep -vc '\.log$' || true)
 
 "$BIN" da-server --datadir "$DIR/da" --addr "127.0.0.1:$DA_PORT" > "$DIR/da.log" 2>&1 &
 echo "$! da-server" >> "$DIR/pids"
@@ -77,8 +77,16 @@ for ((i = 0; i < N; i++)); do
   echo "$! node$i" >> "$DIR/pids"
 done
 
+# A full node: no validator key, follows the chain from DA and verifies every certificate.
+"$BIN" node --chain "$DIR/chainspec.json" --datadir "$DIR/full" \
+  --http --http.port $((RPC_PORT + N)) --ws --ws.port $((RPC_PORT + 1000 + N)) \
+  --da.url "http://127.0.0.1:$DA_PORT" --da.auth-token-file "$DIR/da/auth/admin.token" \
+  > "$DIR/full.log" 2>&1 &
+echo "$! full" >> "$DIR/pids"
+
 echo "devnet in $DIR: $N validators, block time ${BLOCK_TIME_MS} ms, DA http://127.0.0.1:$DA_PORT"
 for ((i = 0; i < N; i++)); do
   echo "  node$i  http://127.0.0.1:$((RPC_PORT + i))  ws://127.0.0.1:$((RPC_PORT + 1000 + i))  log $DIR/node$i.log"
 done
+echo "  full   http://127.0.0.1:$((RPC_PORT + N))  ws://127.0.0.1:$((RPC_PORT + 1000 + N))  log $DIR/full.log (follows DA)"
 echo "stop with: just devnet-stop"

@@ -182,6 +182,11 @@ pub async fn derive(
             break;
         }
         let imported = derive_height(engine, source, height, config, &mut stats).await?;
+        if imported > 0 {
+            // Read from final DA data: the derived head is soft and firm at once.
+            let head = engine.head()?.hash();
+            engine.update_forkchoice(Some(head), Some(head))?;
+        }
         stats.last_da_height = Some(height);
         unstored += 1;
         if imported > 0 || unstored >= EMPTY_HEIGHTS_PER_WRITE {

@@ -43,7 +43,8 @@ const CHANNEL_QUOTA: Quota = Quota::per_second(NZU32!(10_000));
 pub(super) enum Role {
     /// Sign and vote.
     Validator(Box<ValidatorRole>),
-    /// Serve the stored chain; follow nobody.
+    /// Not a validator: follow the chain from DA when `--da.url` is given (a full node), else
+    /// serve the stored chain.
     RpcOnly,
 }
 
@@ -68,11 +69,6 @@ impl Role {
             (None, None) => None,
         };
         let Some(key) = key else {
-            if !spec.hauptbuch.validators.is_empty() {
-                tracing::warn!(
-                    "no --validator.key: serving the stored chain only (following the validator set as a full node is not implemented yet)"
-                );
-            }
             return Ok(Self::RpcOnly);
         };
         let (validators, block_time) = match dev {

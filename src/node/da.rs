@@ -1,5 +1,7 @@
 //! Data availability wiring: the embedded DA server for `--dev`, and the Celestia DA ExEx that
-//! posts every block and turns DA finality into `finalized`.
+//! posts every block and turns DA finality into `finalized` — or, on a node that is not a
+//! validator, following the chain from DA (derivation, certificates verified against the
+//! chainspec's validator set).
 
 use super::{args::DaArgs, exex};
 use crate::{chainspec::ChainSpec, engine::Engine};
@@ -20,10 +22,13 @@ pub(super) struct DaRuntime {
 }
 
 /// Starts DA posting as the flags ask: an external celestia-node (`--da.url`), the embedded
-/// server (`--dev` without `--da.url`), or nothing.
+/// server (`--dev` without `--da.url`), or nothing. A `follower` (no validator key) with a
+/// `--da.url` derives the chain from DA instead of posting.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn start(
     args: &DaArgs,
     dev: bool,
+    follower: bool,
     spec: &ChainSpec,
     datadir: &Path,
     engine: &Engine,
@@ -31,6 +36,10 @@ pub(super) async fn start(
     cancel: &CancellationToken,
 ) -> eyre::Result<DaRuntime> {
     if args.disable || (args.url.is_none() && !dev) {
+        return Ok(DaRuntime::default());
+    }
+    if follower && let Some(url) = &args.url {
+        spawn_follower(url, args.auth_token()?, spec, engine, tasks, cancel).await?;
         return Ok(DaRuntime::default());
     }
     let mut runtime = DaRuntime::default();
@@ -78,4 +87,39 @@ pub(super) async fn start(
         },
     )?;
     Ok(runtime)
+}
+
+/// Follows the chain from DA: every block is read from the namespace, its certificate verified
+/// and the block executed; derived blocks are final (`safe` and `finalized`).
+async fn spawn_follower(
+    url: &str,
+    auth_token: Option<String>,
+    spec: &ChainSpec,
+    engine: &Engine,
+    tasks: &mut tokio::task::JoinSet<eyre::Result<()>>,
+    cancel: &CancellationToken,
+) -> eyre::Result<()> {
+    use crate::derive::{DaSource, DeriveConfig, DeriveEnd};
+    let validators = crate::consensus::ValidatorSet::from_chainspec(&spec.hauptbuch.validators)
+        .map_err(|e| eyre::eyre!("a follower needs the validator set: {e}"))?;
+    let config = DeriveConfig {
+        from_height: None,
+        end: DeriveEnd::Follow,
+        certificates: Some(crate::consensus::CertificateVerifier::new(
+            spec,
+            &validators,
+        )),
+    };
+    let source = DaSource::connect(url, auth_token.as_deref(), crate::derive::namespace(spec)?)
+        .await
+        .map_err(|e| eyre::eyre!("cannot follow the chain from DA at {url}: {e}"))?;
+    tracing::info!(%url, validators = validators.len(), "following the chain from DA (full node)");
+    let (engine, cancel) = (engine.clone(), cancel.child_token());
+    tasks.spawn(async move {
+        crate::derive::derive(&engine, &source, &config, &cancel)
+            .await
+            .map(|_| ())
+            .map_err(|e| eyre::eyre!("following from DA: {e}"))
+    });
+    Ok(())
 }

@@ -104,9 +104,17 @@ impl NodeCommand {
             pool.clone(),
             cancel.child_token(),
         ));
+        let role = consensus::Role::from_args(
+            &self.consensus,
+            self.dev.dev.then_some(self.dev.block_time),
+            &spec,
+            &datadir,
+        )?;
+        let follow = matches!(role, consensus::Role::RpcOnly);
         let da = da::start(
             &self.da,
             self.dev.dev,
+            follow,
             &spec,
             &datadir,
             &engine,
@@ -114,12 +122,6 @@ impl NodeCommand {
             &cancel,
         )
         .await?;
-        let role = consensus::Role::from_args(
-            &self.consensus,
-            self.dev.dev.then_some(self.dev.block_time),
-            &spec,
-            &datadir,
-        )?;
         let validator = match role {
             consensus::Role::Validator(role) => Some(
                 consensus::start(
