@@ -79,6 +79,7 @@ impl Database {
         txn.open_table(tables::META)?;
         txn.open_table(crate::trie::tables::ACCOUNT_TRIE)?;
         txn.open_table(crate::trie::tables::STORAGE_TRIE)?;
+        txn.open_table(crate::withdrawals::index::WITHDRAWALS)?;
         txn.commit()?;
         Ok(())
     }

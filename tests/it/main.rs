@@ -11,3 +11,4 @@ mod node;
 mod openrpc_schema;
 mod payload;
 mod rpc_compat;
+mod withdrawals;
