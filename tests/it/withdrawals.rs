@@ -128,10 +128,7 @@ fn message_passer_bytecode_matches_its_source() {
     let spec = ChainSpec::from_arg("devnet").expect("devnet");
     let predeploy = &spec.alloc[&MESSAGE_PASSER_ADDRESS];
     assert_eq!(
-        predeploy
-            .code
-            .as_ref()
-            .map(alloy_primitives::hex::encode),
+        predeploy.code.as_ref().map(alloy_primitives::hex::encode),
         Some(committed.trim().to_string()),
         "devnet.json predeploys other code at {MESSAGE_PASSER_ADDRESS}"
     );
