@@ -80,6 +80,7 @@ impl Database {
         txn.open_table(crate::trie::tables::ACCOUNT_TRIE)?;
         txn.open_table(crate::trie::tables::STORAGE_TRIE)?;
         txn.open_table(crate::withdrawals::index::WITHDRAWALS)?;
+        txn.open_table(crate::withdrawals::index::MESSAGE_PASSER_ROOTS)?;
         txn.commit()?;
         Ok(())
     }

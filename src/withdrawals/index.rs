@@ -1,9 +1,10 @@
-//! The withdrawal index: withdrawal hash → where its `MessagePassed` event is.
+//! Per-block withdrawal data: the withdrawal index (withdrawal hash → where its `MessagePassed`
+//! event is) and the message passer's storage root after each block, read from the state trie.
 //!
 //! Written by [`index_block`] inside the block's single write transaction (from
-//! `BlockWriter::write_block`), so the index and the chain can never disagree after a crash.
-//! Blocks committed before the index existed are not indexed; they can still be found by
-//! transaction hash.
+//! `BlockWriter::write_block`, after the trie update), so the index and the chain can never
+//! disagree after a crash. Blocks committed before these tables existed are not indexed; they
+//! can still be found by transaction hash, and their storage root is rebuilt from history.
 
 use super::{WithdrawalError, event::WithdrawalMessage};
 use crate::storage::Provider;
@@ -15,6 +16,10 @@ use redb::{TableDefinition, WriteTransaction};
 /// Withdrawal hash → block number (8 bytes BE) ‖ transaction index (4) ‖ log index in block (4).
 pub const WITHDRAWALS: TableDefinition<'_, [u8; 32], [u8; 16]> =
     TableDefinition::new("withdrawals");
+
+/// Block number → storage root of the message passer after that block (from the state trie).
+pub const MESSAGE_PASSER_ROOTS: TableDefinition<'_, u64, [u8; 32]> =
+    TableDefinition::new("message_passer_roots");
 
 /// Location of a withdrawal in the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,12 +79,20 @@ pub fn withdrawals_in(
     out
 }
 
-/// Records the block's withdrawals; called inside the block's write transaction.
+/// Records the block's withdrawals and the message passer's storage root as the block's trie
+/// update left it; called inside the block's write transaction, after the trie update.
 pub fn index_block(
     txn: &WriteTransaction,
     block: u64,
     receipts: &[ReceiptEnvelope],
 ) -> crate::storage::Result<()> {
+    let account = crate::trie::account_leaf(
+        &txn.open_table(crate::trie::tables::ACCOUNT_TRIE)?,
+        super::MESSAGE_PASSER_ADDRESS,
+    )?;
+    let storage_root = account.map_or(alloy_trie::EMPTY_ROOT_HASH, |a| a.storage_root);
+    txn.open_table(MESSAGE_PASSER_ROOTS)?
+        .insert(block, storage_root.0)?;
     let found = withdrawals_in(block, receipts);
     if found.is_empty() {
         return Ok(());
@@ -158,6 +171,18 @@ pub fn find(provider: &Provider, hash: B256) -> Result<WithdrawalRecord, Withdra
         header,
         tx_hash,
     })
+}
+
+/// The message passer's storage root after `block` as recorded when the block was committed.
+pub fn recorded_storage_root(
+    provider: &Provider,
+    block: u64,
+) -> crate::storage::Result<Option<B256>> {
+    match provider.txn().open_table(MESSAGE_PASSER_ROOTS) {
+        Ok(table) => Ok(table.get(block)?.map(|v| B256::from(v.value()))),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(err) => Err(redb::Error::from(err).into()),
+    }
 }
 
 /// What identifies the withdrawal inside its block.

@@ -1,10 +1,14 @@
 //! Output roots and message passer storage proofs at any retained block.
 //!
-//! The state trie is persisted for the head only, so the message passer's storage as of block `n`
-//! is rebuilt from the plain state and the storage history (the first recorded change after `n`
-//! holds the value at `n`), then hashed into a storage trie with `alloy-trie`'s `HashBuilder`.
-//! The work is linear in the number of withdrawals ever made; at the head the result is checked
-//! against the persisted trie.
+//! The message passer's storage root after each block is read from the state trie when the block
+//! is committed and recorded (`index::MESSAGE_PASSER_ROOTS`), so an output root costs one lookup.
+//!
+//! The state trie's nodes are persisted for the head only, so a storage proof at block `n` comes
+//! from the message passer's storage as of `n`, rebuilt from the plain state and the storage
+//! history (the first recorded change after `n` holds the value at `n`) and hashed into a
+//! storage trie with `alloy-trie`'s `HashBuilder`. The rebuilt root must equal the recorded one,
+//! otherwise the query fails as corruption. The rebuild is linear in the number of withdrawals
+//! ever made.
 
 use super::{MESSAGE_PASSER_ADDRESS, OUTPUT_VERSION, WithdrawalError};
 use crate::storage::{Provider, StorageError, storage_history_key, tables};
@@ -41,24 +45,31 @@ impl OutputRootPreimage {
     }
 }
 
-/// A canonical block with its output root preimage and the message passer's storage at it.
+/// A canonical block with its output root preimage.
 #[derive(Debug, Clone)]
 pub struct BlockOutput {
     /// The block's header.
     pub header: Header,
     /// The output root preimage.
     pub preimage: OutputRootPreimage,
-    /// The message passer's non-zero slots after the block.
-    pub storage: BTreeMap<U256, U256>,
 }
 
-impl BlockOutput {
-    /// Storage proof of `slot` against [`OutputRootPreimage::message_passer_storage_root`]:
-    /// the slot's value (zero if absent) and the trie nodes from the root towards
-    /// `keccak256(slot)`, geth style (embedded nodes are not listed separately).
-    pub fn storage_proof(&self, slot: B256) -> (U256, Vec<Bytes>) {
+/// The message passer's storage after one block, with proofs against its storage root.
+#[derive(Debug, Clone)]
+pub struct MessagePasserStorage {
+    /// Non-zero slots.
+    pub slots: BTreeMap<U256, U256>,
+    /// Their storage root (equal to the block's recorded `messagePasserStorageRoot`).
+    pub root: B256,
+}
+
+impl MessagePasserStorage {
+    /// Storage proof of `slot` against [`Self::root`]: the slot's value (zero if absent) and the
+    /// trie nodes from the root towards `keccak256(slot)`, geth style (nodes embedded in their
+    /// parent are not listed separately).
+    pub fn proof(&self, slot: B256) -> (U256, Vec<Bytes>) {
         let target = Nibbles::unpack(keccak256(slot));
-        let (_, nodes) = hash_storage(&self.storage, Some(target));
+        let (_, nodes) = hash_storage(&self.slots, Some(target));
         let proof = nodes
             .matching_nodes_sorted(&target)
             .into_iter()
@@ -67,7 +78,7 @@ impl BlockOutput {
             .map(|(_, (_, node))| node)
             .collect();
         let value = self
-            .storage
+            .slots
             .get(&U256::from_be_bytes(slot.0))
             .copied()
             .unwrap_or_default();
@@ -91,26 +102,11 @@ pub fn block_output(provider: &Provider, number: u64) -> Result<BlockOutput, Wit
     };
     let block_hash = provider.canonical_hash(number)?.ok_or_else(missing)?;
     let header = provider.header(block_hash)?.ok_or_else(missing)?;
-    let storage = storage_at(provider, MESSAGE_PASSER_ADDRESS, number)?;
-    let (storage_root, _) = hash_storage(&storage, None);
-    if number == head {
-        // The persisted trie holds the head state: the rebuilt storage must agree with it.
-        let proof = crate::trie::account_proof(provider.txn(), MESSAGE_PASSER_ADDRESS, &[])
-            .map_err(StorageError::from)?;
-        let persisted = proof
-            .account
-            .map_or(alloy_trie::EMPTY_ROOT_HASH, |a| a.storage_root);
-        if persisted != storage_root {
-            return Err(StorageError::Corrupt {
-                table: "storage_history",
-                key: MESSAGE_PASSER_ADDRESS.to_string(),
-                message: format!(
-                    "rebuilt storage root {storage_root} differs from the trie's {persisted}"
-                ),
-            }
-            .into());
-        }
-    }
+    let storage_root = match super::index::recorded_storage_root(provider, number)? {
+        Some(root) => root,
+        // Committed before roots were recorded.
+        None => hash_storage(&storage_at(provider, MESSAGE_PASSER_ADDRESS, number)?, None).0,
+    };
     Ok(BlockOutput {
         preimage: OutputRootPreimage {
             version: OUTPUT_VERSION,
@@ -119,8 +115,26 @@ pub fn block_output(provider: &Provider, number: u64) -> Result<BlockOutput, Wit
             block_hash,
         },
         header,
-        storage,
     })
+}
+
+/// The message passer's storage after `output`'s block, checked against its storage root.
+pub fn message_passer_storage(
+    provider: &Provider,
+    output: &BlockOutput,
+) -> Result<MessagePasserStorage, WithdrawalError> {
+    let slots = storage_at(provider, MESSAGE_PASSER_ADDRESS, output.header.number)?;
+    let (root, _) = hash_storage(&slots, None);
+    let expected = output.preimage.message_passer_storage_root;
+    if root != expected {
+        return Err(StorageError::Corrupt {
+            table: "storage_history",
+            key: format!("{MESSAGE_PASSER_ADDRESS} at block {}", output.header.number),
+            message: format!("rebuilt storage root {root} differs from the trie's {expected}"),
+        }
+        .into());
+    }
+    Ok(MessagePasserStorage { slots, root })
 }
 
 /// The non-zero storage slots of `address` as of block `number` (at most the snapshot's head).

@@ -303,7 +303,8 @@ impl WithdrawalsApiServer for WithdrawalsRpc {
         }
         let output = output::block_output(&provider, firm).map_err(RpcError::from)?;
         let slot = sent_message_slot(withdrawal_hash);
-        let (value, storage_proof) = output.storage_proof(slot);
+        let storage = output::message_passer_storage(&provider, &output).map_err(RpcError::from)?;
+        let (value, storage_proof) = storage.proof(slot);
         let preimage = output.preimage;
         Ok(WithdrawalProofJson {
             withdrawal: withdrawal_json(&record),

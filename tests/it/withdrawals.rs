@@ -211,8 +211,22 @@ fn output_roots_and_withdrawal_proofs_hold_at_every_block() {
         let (_, built) = engine.build_and_commit(attributes, txs).expect("block");
         assert!(built.rejected.is_empty(), "{:?}", built.rejected);
         let provider = engine.db().provider().expect("provider");
-        // At the head, block_output checks its rebuilt storage root against the persisted trie.
+        // At the head: the recorded root is the trie's, and matches an independent rebuild from
+        // the plain state.
         let out = output::block_output(&provider, number).expect("output at head");
+        let trie = hauptbuch_reth::trie::account_proof(provider.txn(), MESSAGE_PASSER_ADDRESS, &[])
+            .expect("account proof")
+            .account
+            .expect("predeploy exists");
+        let oracle = alloy_trie::root::storage_root_unhashed(
+            provider
+                .storage_slots(MESSAGE_PASSER_ADDRESS)
+                .expect("slots")
+                .into_iter()
+                .map(|(slot, value)| (B256::from(slot), value)),
+        );
+        assert_eq!(out.preimage.message_passer_storage_root, trie.storage_root);
+        assert_eq!(trie.storage_root, oracle);
         roots.insert(number, out.preimage);
         if number == 4 {
             let passer = provider
@@ -226,6 +240,7 @@ fn output_roots_and_withdrawal_proofs_hold_at_every_block() {
     let provider = engine.db().provider().expect("provider");
     for (number, preimage) in &roots {
         let out = output::block_output(&provider, *number).expect("historical output");
+        let storage = output::message_passer_storage(&provider, &out).expect("rebuilt storage");
         assert_eq!(
             &out.preimage, preimage,
             "output of block {number} changed later"
@@ -247,7 +262,7 @@ fn output_roots_and_withdrawal_proofs_hold_at_every_block() {
         );
         for (hash, block, _) in &sent {
             let slot = sent_slot(*hash);
-            let (value, proof) = out.storage_proof(slot);
+            let (value, proof) = storage.proof(slot);
             let expected = if block <= number {
                 U256::from(1)
             } else {
