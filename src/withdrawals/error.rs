@@ -16,6 +16,9 @@ pub enum WithdrawalError {
         /// Current head.
         head: u64,
     },
+    /// Genesis has no parent state to execute on.
+    #[error("block 0 (genesis) is not executed and has no witness")]
+    Genesis,
     /// The withdrawal's block is not firm yet, so no output root may be proven for it.
     #[error("withdrawal {hash} is in block {block}, which is not firm yet (firm head {firm})")]
     NotFirm {
@@ -47,6 +50,7 @@ impl From<WithdrawalError> for crate::rpc::error::RpcError {
         let code = match &err {
             WithdrawalError::NotFound(_) | WithdrawalError::BeyondHead { .. } => RESOURCE_NOT_FOUND,
             WithdrawalError::NotFirm { .. } => RESOURCE_UNAVAILABLE,
+            WithdrawalError::Genesis => return Self::InvalidParams(err.to_string()),
             WithdrawalError::Storage(_) => return Self::internal(err),
         };
         Self::Custom {

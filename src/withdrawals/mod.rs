@@ -30,7 +30,10 @@ mod error;
 pub mod event;
 pub mod index;
 pub mod output;
+mod partial_trie;
 pub mod rpc;
+pub mod stateless;
+pub mod witness;
 
 pub use error::{RESOURCE_NOT_FOUND, RESOURCE_UNAVAILABLE, WithdrawalError};
 pub use output::OutputRootPreimage;

@@ -5,6 +5,7 @@
 
 use super::{
     OutputRootPreimage, WithdrawalError, index, index::WithdrawalRecord, output, sent_message_slot,
+    stateless::ExecutionWitness,
 };
 use crate::{
     engine::Engine,
@@ -167,6 +168,10 @@ pub trait WithdrawalsApi {
     /// Initiated, provable or finalizable, with the timestamps that decide it.
     #[method(name = "withdrawalStatus")]
     fn withdrawal_status(&self, hash: B256) -> RpcResult<WithdrawalStatusJson>;
+
+    /// What a stateless verifier needs to re-execute a block (number or tag).
+    #[method(name = "getExecutionWitness")]
+    fn get_execution_witness(&self, block: BlockNumberOrTag) -> RpcResult<ExecutionWitness>;
 }
 
 /// Implementation of [`WithdrawalsApiServer`].
@@ -202,6 +207,18 @@ fn pointer(provider: &Provider, name: &str) -> Result<BlockRefJson, StorageError
         number: U64::from(number),
         hash,
     })
+}
+
+/// The block number a number or tag names.
+fn resolve(provider: &Provider, block: BlockNumberOrTag) -> Result<u64, RpcError> {
+    let tag = match block {
+        BlockNumberOrTag::Number(n) => return Ok(n),
+        BlockNumberOrTag::Earliest => return Ok(0),
+        BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => "head",
+        BlockNumberOrTag::Safe => "safe",
+        BlockNumberOrTag::Finalized => "finalized",
+    };
+    Ok(pointer(provider, tag)?.number.to())
 }
 
 fn withdrawal_json(record: &WithdrawalRecord) -> WithdrawalJson {
@@ -255,28 +272,22 @@ fn output_json(output: &output::BlockOutput, firm: u64) -> OutputJson {
 impl WithdrawalsApiServer for WithdrawalsRpc {
     fn output_at_block(&self, block: BlockNumberOrTag) -> RpcResult<OutputJson> {
         let provider = self.provider()?;
-        let number = match block {
-            BlockNumberOrTag::Number(n) => n,
-            BlockNumberOrTag::Earliest => 0,
-            BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => pointer(&provider, "head")
-                .map_err(RpcError::from)?
-                .number
-                .to(),
-            BlockNumberOrTag::Safe => pointer(&provider, "safe")
-                .map_err(RpcError::from)?
-                .number
-                .to(),
-            BlockNumberOrTag::Finalized => pointer(&provider, "finalized")
-                .map_err(RpcError::from)?
-                .number
-                .to(),
-        };
+        let number = resolve(&provider, block)?;
         let firm: u64 = pointer(&provider, "finalized")
             .map_err(RpcError::from)?
             .number
             .to();
         let output = output::block_output(&provider, number).map_err(RpcError::from)?;
         Ok(output_json(&output, firm))
+    }
+
+    fn get_execution_witness(&self, block: BlockNumberOrTag) -> RpcResult<ExecutionWitness> {
+        let provider = self.provider()?;
+        let number = resolve(&provider, block)?;
+        Ok(
+            super::witness::execution_witness(self.engine.spec(), &provider, number)
+                .map_err(RpcError::from)?,
+        )
     }
 
     fn get_withdrawal(&self, hash: B256) -> RpcResult<WithdrawalJson> {

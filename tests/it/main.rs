@@ -12,3 +12,4 @@ mod openrpc_schema;
 mod payload;
 mod rpc_compat;
 mod withdrawals;
+mod witness;
