@@ -1,9 +1,11 @@
-//! Command line interface, reth-style: `init`, `import`, `dump-genesis`, `db stats`, `derive`.
+//! Command line interface, reth-style: `init`, `import`, `dump-genesis`, `db stats`, `derive`,
+//! `fraud-proof`.
 
 mod da_server;
 mod db;
 mod derive;
 mod dump_genesis;
+mod fraud_proof;
 mod import;
 mod init;
 
@@ -49,6 +51,8 @@ pub enum Command {
     DaServer(da_server::DaServerCommand),
     /// Rebuild the chain from the blobs of its DA namespace.
     Derive(derive::DeriveCommand),
+    /// Check output roots by stateless re-execution; verify fraud proof files.
+    FraudProof(fraud_proof::FraudProofCommand),
 }
 
 /// `--chain`.
@@ -99,6 +103,7 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
         Command::Db(cmd) => cmd.run(),
         Command::DaServer(cmd) => cmd.run(),
         Command::Derive(cmd) => cmd.run(),
+        Command::FraudProof(cmd) => cmd.run(),
     }
 }
 

@@ -28,6 +28,7 @@
 
 mod error;
 pub mod event;
+pub mod fraud_proof;
 pub mod index;
 pub mod output;
 mod partial_trie;

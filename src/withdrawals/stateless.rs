@@ -68,10 +68,27 @@ pub enum WitnessError {
 /// Result of a stateless re-execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatelessOutcome {
+    /// The block's hash.
+    pub block_hash: B256,
     /// The parent's state root (the pre-state the witness was checked against).
     pub pre_state_root: B256,
     /// The post-state root computed from the witness.
     pub state_root: B256,
+    /// The message passer's storage root in the computed post-state.
+    pub message_passer_storage_root: B256,
+}
+
+impl StatelessOutcome {
+    /// The output root of the block as computed: from the computed state, not from the header.
+    pub fn output_root(&self) -> B256 {
+        super::OutputRootPreimage {
+            version: super::OUTPUT_VERSION,
+            state_root: self.state_root,
+            message_passer_storage_root: self.message_passer_storage_root,
+            block_hash: self.block_hash,
+        }
+        .output_root()
+    }
 }
 
 /// Re-executes `block` from `witness` and returns the post-state root it computes. The block's
@@ -102,6 +119,8 @@ pub fn execute_stateless(
         accounts: PartialTrie::new(pre_state_root),
         block_hashes: ancestors.hashes,
     };
+    validate::validate_body(spec, header, &block.body)
+        .map_err(|e| WitnessError::Execution(format!("block body: {e}")))?;
     let transactions = execution::recover_senders(spec, header, &block.body)
         .map_err(|e| WitnessError::Execution(e.to_string()))?;
     let outcome = execution::execute_block(spec, db, header, hash, &block.body, &transactions)
@@ -161,9 +180,16 @@ pub fn execute_stateless(
         };
         accounts.insert(&nodes, hashed_address, alloy_rlp::encode(account))?;
     }
+    let message_passer_storage_root = accounts
+        .get(&nodes, &keccak256(super::MESSAGE_PASSER_ADDRESS))?
+        .map(|rlp| decode_account(&rlp))
+        .transpose()?
+        .map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
     Ok(StatelessOutcome {
+        block_hash: hash,
         pre_state_root,
         state_root: accounts.root(),
+        message_passer_storage_root,
     })
 }
 

@@ -8,7 +8,9 @@
 //! make up `state`. The rebuild is linear in the size of the state: fine for a devnet, the next
 //! step is to keep historical trie nodes.
 
-use super::{WithdrawalError, output::storage_at, stateless::ExecutionWitness};
+use super::{
+    MESSAGE_PASSER_ADDRESS, WithdrawalError, output::storage_at, stateless::ExecutionWitness,
+};
 use crate::{
     chainspec::ChainSpec,
     engine::hashed_post_state,
@@ -142,7 +144,10 @@ pub fn execution_witness(
     let reads = std::mem::take(&mut *reads.lock().unwrap_or_else(|e| e.into_inner()));
 
     // 2. Touched keys: everything read or written.
+    // The message passer is always included: its post-state storage root is part of the output
+    // root a challenger recomputes.
     let mut touched_accounts: BTreeSet<Address> = reads.accounts.clone();
+    touched_accounts.insert(MESSAGE_PASSER_ADDRESS);
     touched_accounts.extend(changes.accounts.iter().map(|(a, _)| *a));
     touched_accounts.extend(changes.storage.iter().map(|s| s.address));
     let mut touched_slots: BTreeMap<Address, BTreeSet<U256>> = BTreeMap::new();

@@ -6,6 +6,7 @@ mod chain_import;
 mod common;
 mod crash;
 mod derive;
+mod fraud_proof;
 mod logs;
 mod node;
 mod openrpc_schema;
