@@ -29,6 +29,7 @@
 mod error;
 pub mod event;
 pub mod fraud_proof;
+pub mod history;
 pub mod index;
 pub mod output;
 mod partial_trie;

@@ -9,20 +9,20 @@
 //! step is to keep historical trie nodes.
 
 use super::{
-    MESSAGE_PASSER_ADDRESS, WithdrawalError, output::storage_at, stateless::ExecutionWitness,
+    MESSAGE_PASSER_ADDRESS, WithdrawalError, history::accounts_at, output::storage_at,
+    stateless::ExecutionWitness,
 };
 use crate::{
     chainspec::ChainSpec,
     engine::hashed_post_state,
     execution,
-    storage::{Provider, StateProviderDatabase, StorageError, StoredAccount, tables},
+    storage::{Provider, StateProviderDatabase, StorageError},
 };
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::B256Set};
 use alloy_trie::{
     EMPTY_ROOT_HASH, HashBuilder, KECCAK_EMPTY, Nibbles, TrieAccount,
     proof::{AddedRemovedKeys, ProofRetainer},
 };
-use redb::ReadableTable as _;
 use revm::{
     DatabaseRef,
     database::OriginalValuesKnown,
@@ -297,41 +297,4 @@ fn hash_with_proofs(
         .filter(|node| node.len() > 1)
         .collect();
     (root, nodes)
-}
-
-/// Every account as of block `number`, by address.
-fn accounts_at(
-    provider: &Provider,
-    number: u64,
-) -> Result<BTreeMap<Address, StoredAccount>, StorageError> {
-    let mut accounts: BTreeMap<Address, StoredAccount> = provider.accounts()?.into_iter().collect();
-    let history = provider.txn().open_table(tables::ACCOUNT_HISTORY)?;
-    let mut done: Option<Address> = None;
-    for entry in history.iter()? {
-        let (key, value) = entry?;
-        let key = key.value();
-        let address = Address::from_slice(&key[..20]);
-        let mut changed_at = [0u8; 8];
-        changed_at.copy_from_slice(&key[20..]);
-        if u64::from_be_bytes(changed_at) <= number || done == Some(address) {
-            continue;
-        }
-        done = Some(address);
-        match <&[u8; 72]>::try_from(value.value()) {
-            Ok(bytes) => {
-                accounts.insert(address, StoredAccount::decode(bytes));
-            }
-            Err(_) if value.value().is_empty() => {
-                accounts.remove(&address);
-            }
-            Err(_) => {
-                return Err(StorageError::Corrupt {
-                    table: "account_history",
-                    key: address.to_string(),
-                    message: format!("{} bytes, expected 0 or 72", value.value().len()),
-                });
-            }
-        }
-    }
-    Ok(accounts)
 }
