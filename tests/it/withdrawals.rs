@@ -554,6 +554,47 @@ async fn withdrawal_methods_reject_bad_input_with_clear_errors() {
     );
     assert_eq!(code, -32602, "{message}");
 
+    // Execution witnesses: none for genesis, none beyond the head, the shape of alloy's
+    // ExecutionWitness otherwise.
+    let (code, message) = error(
+        client
+            .request("hb_getExecutionWitness", rpc_params!["0x0"])
+            .await,
+    );
+    assert_eq!(code, -32602, "{message}");
+    assert!(message.contains("genesis"), "{message}");
+    let (code, message) = error(
+        client
+            .request("hb_getExecutionWitness", rpc_params!["0xffffffff"])
+            .await,
+    );
+    assert_eq!(code, RESOURCE_NOT_FOUND, "{message}");
+    let (code, _) = error(
+        client
+            .request("hb_getExecutionWitness", rpc_params![[1]])
+            .await,
+    );
+    assert_eq!(code, -32602);
+    // Wait for a block above genesis, then ask for the head's witness.
+    let started = std::time::Instant::now();
+    let witness: Value = loop {
+        match client
+            .request::<Value, _>("hb_getExecutionWitness", rpc_params!["latest"])
+            .await
+        {
+            Ok(witness) => break witness,
+            Err(err) => assert!(
+                started.elapsed() < STATUS_TIMEOUT,
+                "no witness of the head: {err}"
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    for field in ["state", "codes", "keys", "headers"] {
+        assert!(witness[field].is_array(), "{field}: {witness}");
+    }
+    assert!(!witness["headers"].as_array().expect("headers").is_empty());
+
     // The genesis output is firm and commits to the empty message passer storage.
     let output: Value = client
         .request("hb_outputAtBlock", rpc_params!["earliest"])
