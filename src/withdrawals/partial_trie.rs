@@ -223,7 +223,7 @@ fn remove(node: Node, nodes: &NodeMap, key: Nibbles) -> Result<Node, WitnessErro
                 return Ok(Node::Extension(prefix, child));
             }
             let child = remove(*child, nodes, key.slice(prefix.len()..))?;
-            join(prefix, child)
+            join(prefix, child)?
         }
         Node::Branch(mut children) => {
             let Some(nibble) = key.first() else {
@@ -242,7 +242,7 @@ fn remove(node: Node, nodes: &NodeMap, key: Nibbles) -> Result<Node, WitnessErro
                     // Collapse: the last child moves up, so it must be known.
                     let child = std::mem::replace(&mut children[only], Node::Empty);
                     let child = resolve(child, nodes)?;
-                    join(Nibbles::from_nibbles([only as u8]), child)
+                    join(Nibbles::from_nibbles([only as u8]), child)?
                 }
                 _ => Node::Branch(children),
             }
@@ -252,14 +252,21 @@ fn remove(node: Node, nodes: &NodeMap, key: Nibbles) -> Result<Node, WitnessErro
     })
 }
 
-/// `prefix ‖ node`, merging into a leaf or extension below.
-fn join(prefix: Nibbles, node: Node) -> Node {
-    match node {
+/// `prefix ‖ node`, merging into a leaf or extension below. A merged path longer than a key (a
+/// malformed witness) is an error, not a panic.
+fn join(prefix: Nibbles, node: Node) -> Result<Node, WitnessError> {
+    let concat = |rest: &Nibbles| {
+        if prefix.len() + rest.len() > 64 {
+            return Err(WitnessError::BadKey);
+        }
+        Ok(prefix.join(rest))
+    };
+    Ok(match node {
         Node::Empty => Node::Empty,
-        Node::Leaf(rest, value) => Node::Leaf(prefix.join(&rest), value),
-        Node::Extension(rest, child) => Node::Extension(prefix.join(&rest), child),
+        Node::Leaf(rest, value) => Node::Leaf(concat(&rest)?, value),
+        Node::Extension(rest, child) => Node::Extension(concat(&rest)?, child),
         other => prefixed(prefix, other),
-    }
+    })
 }
 
 fn encode(node: &Node) -> Vec<u8> {
@@ -289,5 +296,95 @@ fn reference(node: &Node) -> RlpNode {
     match node {
         Node::Hash(hash) => RlpNode::word_rlp(hash),
         other => RlpNode::from_rlp(&encode(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_trie::{HashBuilder, proof::ProofRetainer};
+    use std::collections::BTreeMap;
+
+    fn key(i: u64) -> B256 {
+        keccak256(i.to_be_bytes())
+    }
+
+    /// Root of `leaves` and every node of their trie, by hash.
+    fn full_trie(leaves: &BTreeMap<B256, Vec<u8>>) -> (B256, NodeMap) {
+        let targets = leaves.keys().map(Nibbles::unpack).collect();
+        let mut builder = HashBuilder::default().with_proof_retainer(ProofRetainer::new(targets));
+        for (k, v) in leaves {
+            builder.add_leaf(Nibbles::unpack(k), v);
+        }
+        let root = builder.root();
+        let nodes = builder
+            .take_proof_nodes()
+            .into_nodes_sorted()
+            .into_iter()
+            .map(|(_, node)| (keccak256(&node), node))
+            .collect();
+        (root, nodes)
+    }
+
+    #[test]
+    fn updates_match_a_rebuilt_trie() {
+        for size in [0u64, 1, 2, 3, 17, 300] {
+            let mut leaves: BTreeMap<B256, Vec<u8>> = (0..size)
+                .map(|i| (key(i), vec![1; 1 + (i % 40) as usize]))
+                .collect();
+            let (root, nodes) = full_trie(&leaves);
+            let mut trie = PartialTrie::new(root);
+            assert_eq!(trie.root(), root);
+            for i in 0..size {
+                assert_eq!(
+                    trie.get(&nodes, &key(i)).expect("get"),
+                    leaves.get(&key(i)).cloned()
+                );
+            }
+            // Delete every third key, change every fifth, add new ones.
+            for i in (0..size).step_by(3) {
+                trie.remove(&nodes, &key(i)).expect("remove");
+                leaves.remove(&key(i));
+            }
+            for i in (0..size).step_by(5) {
+                trie.insert(&nodes, &key(i), vec![9; 3]).expect("insert");
+                leaves.insert(key(i), vec![9; 3]);
+            }
+            for i in size..size + 7 {
+                trie.insert(&nodes, &key(i), vec![7; 50]).expect("insert");
+                leaves.insert(key(i), vec![7; 50]);
+            }
+            trie.remove(&nodes, &key(10_000)).expect("absent key");
+            let (expected, _) = full_trie(&leaves);
+            assert_eq!(trie.root(), expected, "size {size}");
+            for k in leaves.keys().copied().collect::<Vec<_>>() {
+                trie.remove(&nodes, &k).expect("remove all");
+            }
+            assert_eq!(trie.root(), EMPTY_ROOT_HASH);
+        }
+    }
+
+    #[test]
+    fn missing_and_malformed_nodes_are_errors() {
+        let leaves: BTreeMap<B256, Vec<u8>> = (0..50).map(|i| (key(i), vec![1; 40])).collect();
+        let (root, nodes) = full_trie(&leaves);
+        let trie = PartialTrie::new(root);
+        let empty = NodeMap::default();
+        assert!(
+            matches!(trie.get(&empty, &key(1)), Err(WitnessError::MissingNode(h)) if h == root)
+        );
+        let mut garbage = NodeMap::default();
+        garbage.insert(root, Bytes::from_static(&[0xc2, 0x01]));
+        assert!(matches!(
+            trie.get(&garbage, &key(1)),
+            Err(WitnessError::BadNode { .. })
+        ));
+        // A sibling leaf whose path is too long cannot be merged upwards.
+        let long = Node::Leaf(Nibbles::unpack(key(1)), vec![1]);
+        assert!(matches!(
+            join(Nibbles::from_nibbles([1u8]), long),
+            Err(WitnessError::BadKey)
+        ));
+        assert!(trie.get(&nodes, &key(1)).expect("get").is_some());
     }
 }

@@ -54,8 +54,8 @@ pub enum WitnessError {
         /// Decoder error.
         message: String,
     },
-    /// Keys of different lengths in one trie.
-    #[error("a trie key is not 32 bytes")]
+    /// A node's path does not fit the 64-nibble keys (a malformed witness).
+    #[error("a trie node's path does not fit a 32-byte key")]
     BadKey,
     /// The headers do not chain up to the block's parent.
     #[error("witness headers: {0}")]
