@@ -70,13 +70,7 @@ impl MessagePasserStorage {
     pub fn proof(&self, slot: B256) -> (U256, Vec<Bytes>) {
         let target = Nibbles::unpack(keccak256(slot));
         let (_, nodes) = hash_storage(&self.slots, Some(target));
-        let proof = nodes
-            .matching_nodes_sorted(&target)
-            .into_iter()
-            .enumerate()
-            .filter(|(i, (_, node))| *i == 0 || node.len() >= 32)
-            .map(|(_, (_, node))| node)
-            .collect();
+        let proof = geth_proof(&nodes, &target);
         let value = self
             .slots
             .get(&U256::from_be_bytes(slot.0))
@@ -135,6 +129,43 @@ pub fn message_passer_storage(
         .into());
     }
     Ok(MessagePasserStorage { slots, root })
+}
+
+/// Storage proof of `slot` at `output`'s block in one pass over the message passer's storage
+/// (rebuild, hash while retaining the proof nodes, check the root against the recorded one).
+pub fn message_passer_proof(
+    provider: &Provider,
+    output: &BlockOutput,
+    slot: B256,
+) -> Result<(U256, Vec<Bytes>), WithdrawalError> {
+    let slots = storage_at(provider, MESSAGE_PASSER_ADDRESS, output.header.number)?;
+    let target = Nibbles::unpack(keccak256(slot));
+    let (root, nodes) = hash_storage(&slots, Some(target));
+    let expected = output.preimage.message_passer_storage_root;
+    if root != expected {
+        return Err(StorageError::Corrupt {
+            table: "storage_history",
+            key: format!("{MESSAGE_PASSER_ADDRESS} at block {}", output.header.number),
+            message: format!("rebuilt storage root {root} differs from the trie's {expected}"),
+        }
+        .into());
+    }
+    let value = slots
+        .get(&U256::from_be_bytes(slot.0))
+        .copied()
+        .unwrap_or_default();
+    Ok((value, geth_proof(&nodes, &target)))
+}
+
+/// geth-style proof towards `target`: the root, then every node referenced by hash.
+fn geth_proof(nodes: &ProofNodes, target: &Nibbles) -> Vec<Bytes> {
+    nodes
+        .matching_nodes_sorted(target)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (_, node))| *i == 0 || node.len() >= 32)
+        .map(|(_, (_, node))| node)
+        .collect()
 }
 
 /// The non-zero storage slots of `address` as of block `number` (at most the snapshot's head).

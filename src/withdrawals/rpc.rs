@@ -314,8 +314,8 @@ impl WithdrawalsApiServer for WithdrawalsRpc {
         }
         let output = output::block_output(&provider, firm).map_err(RpcError::from)?;
         let slot = sent_message_slot(withdrawal_hash);
-        let storage = output::message_passer_storage(&provider, &output).map_err(RpcError::from)?;
-        let (value, storage_proof) = storage.proof(slot);
+        let (value, storage_proof) =
+            output::message_passer_proof(&provider, &output, slot).map_err(RpcError::from)?;
         let preimage = output.preimage;
         Ok(WithdrawalProofJson {
             withdrawal: withdrawal_json(&record),
