@@ -14,3 +14,4 @@ pub mod rpc;
 pub mod storage;
 pub mod trie;
 pub mod txpool;
+pub mod withdrawals;

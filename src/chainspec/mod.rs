@@ -328,7 +328,11 @@ mod tests {
         let spec = ChainSpec::from_arg("devnet").expect("built-in devnet parses");
         assert!(spec.is_prague_active_at_timestamp(0));
         assert!(!spec.is_osaka_active_at_timestamp(u64::MAX));
-        assert_eq!(spec.alloc.len(), 24, "20 dev accounts + 4 system contracts");
+        assert_eq!(
+            spec.alloc.len(),
+            25,
+            "20 dev accounts + 4 system contracts + the L2ToL1MessagePasser"
+        );
         assert!(spec.genesis_header.requests_hash.is_some());
     }
 

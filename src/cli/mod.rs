@@ -1,9 +1,11 @@
-//! Command line interface, reth-style: `init`, `import`, `dump-genesis`, `db stats`, `derive`.
+//! Command line interface, reth-style: `node`, `init`, `import`, `dump-genesis`, `db stats`,
+//! `da-server`, `derive`, `keygen`, `fraud-proof`.
 
 mod da_server;
 mod db;
 mod derive;
 mod dump_genesis;
+mod fraud_proof;
 mod import;
 mod init;
 mod keygen;
@@ -52,6 +54,8 @@ pub enum Command {
     Derive(derive::DeriveCommand),
     /// Create a validator key.
     Keygen(keygen::KeygenCommand),
+    /// Check output roots by stateless re-execution; verify fraud proof files.
+    FraudProof(fraud_proof::FraudProofCommand),
 }
 
 /// `--chain`.
@@ -103,6 +107,7 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
         Command::DaServer(cmd) => cmd.run(),
         Command::Derive(cmd) => cmd.run(),
         Command::Keygen(cmd) => cmd.run(),
+        Command::FraudProof(cmd) => cmd.run(),
     }
 }
 

@@ -145,6 +145,7 @@ impl NodeCommand {
             txpool: TxpoolRpc::new(pool.clone()),
             debug: DebugRpc::new(engine.clone()),
             hb: HbRpc::new(engine.clone(), da.da_dir.clone()),
+            hb_withdrawals: crate::withdrawals::rpc::WithdrawalsRpc::new(engine.clone()),
         };
         let handles = start_servers(&self.rpc, &modules).await?;
         // Machine-readable lines for scripts and tests that start the node on port 0.

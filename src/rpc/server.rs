@@ -107,6 +107,8 @@ pub struct RpcModules {
     pub debug: DebugRpc,
     /// `hb_`.
     pub hb: HbRpc,
+    /// `hb_` output roots and withdrawals.
+    pub hb_withdrawals: crate::withdrawals::rpc::WithdrawalsRpc,
 }
 
 impl RpcModules {
@@ -123,7 +125,10 @@ impl RpcModules {
                 "web3" => module.merge(Web3Rpc.into_rpc()),
                 "txpool" => module.merge(self.txpool.clone().into_rpc()),
                 "debug" => module.merge(self.debug.clone().into_rpc()),
-                "hb" => module.merge(self.hb.clone().into_rpc()),
+                "hb" => module.merge(self.hb.clone().into_rpc()).and_then(|()| {
+                    use crate::withdrawals::rpc::WithdrawalsApiServer;
+                    module.merge(self.hb_withdrawals.clone().into_rpc())
+                }),
                 other => eyre::bail!(
                     "unknown RPC namespace `{other}` (known: {})",
                     KNOWN_NAMESPACES.join(", ")

@@ -80,6 +80,8 @@ impl Database {
         txn.open_table(tables::CERTIFICATES)?;
         txn.open_table(crate::trie::tables::ACCOUNT_TRIE)?;
         txn.open_table(crate::trie::tables::STORAGE_TRIE)?;
+        txn.open_table(crate::withdrawals::index::WITHDRAWALS)?;
+        txn.open_table(crate::withdrawals::index::MESSAGE_PASSER_ROOTS)?;
         txn.commit()?;
         Ok(())
     }

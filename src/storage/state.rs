@@ -67,10 +67,10 @@ impl DatabaseRef for StateProviderDatabase {
     type Error = StorageError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>> {
-        let Some(value) = self.accounts.get(address.0.0)? else {
+        // Through `account` so that a view of an older block sees the account as it was then.
+        let Some(account) = self.account(address)? else {
             return Ok(None);
         };
-        let account = StoredAccount::decode(&value.value());
         let code = if account.code_hash == KECCAK_EMPTY {
             None
         } else {

@@ -55,4 +55,6 @@ pub const ALL_TABLE_NAMES: &[&str] = &[
     "meta",
     "account_trie",
     "storage_trie",
+    "withdrawals",
+    "message_passer_roots",
 ];

@@ -140,6 +140,7 @@ impl BlockWriter {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
             lookup.insert(tx.trie_hash().0, tx_location(header.number, index))?;
         }
+        crate::withdrawals::index::index_block(&self.txn, header.number, receipts)?;
         Ok(())
     }
 

@@ -69,5 +69,5 @@ mod tests;
 pub use apply::apply_changes;
 pub use error::{CorruptionKind, Result, TrieError};
 pub use hashed_state::{HashedAccount, HashedPostState, HashedStorage};
-pub use proof::{AccountProof, StorageProof, account_proof};
+pub use proof::{AccountProof, StorageProof, account_leaf, account_proof};
 pub use root::state_root;

@@ -116,6 +116,27 @@ pub fn account_proof(
     })
 }
 
+/// The account leaf of `address` in an account trie table: the committed trie of a read
+/// snapshot, or the trie of a write transaction including its own writes.
+pub fn account_leaf<T>(table: &T, address: Address) -> Result<Option<TrieAccount>>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    let hashed_address = keccak256(address);
+    let location = TrieLocation::account();
+    let (_, value) = prove(table, location, &hashed_address, None)?;
+    value
+        .map(|rlp| {
+            TrieAccount::decode(&mut rlp.as_slice()).map_err(|err| {
+                location.corrupt(
+                    &Nibbles::unpack(hashed_address),
+                    CorruptionKind::LeafValue(err),
+                )
+            })
+        })
+        .transpose()
+}
+
 /// Walks from the root towards `key`, collecting proof nodes; returns them with the leaf value
 /// if the key is present. If `expected_root` is given, the stored root must hash to it.
 pub(crate) fn prove<T>(

@@ -66,22 +66,70 @@ fn network(dir: &Path, n: usize) -> (String, Vec<(String, u16)>) {
     (spec.to_str().expect("utf-8").to_string(), validators)
 }
 
-fn start_validator(dir: &Path, i: usize, spec: &str, key: &str, port: u16) -> NodeProcess {
+/// A `da-server` process shared by the nodes, killed on drop.
+struct DaServer {
+    child: std::process::Child,
+    url: String,
+    token: String,
+}
+
+impl DaServer {
+    fn start(dir: &Path) -> Self {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let datadir = dir.join("da");
+        let child = Command::new(binary())
+            .args(["da-server", "--addr", &addr, "--block-time", "200ms", "--datadir"])
+            .arg(&datadir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn da-server");
+        let token = datadir.join("auth/admin.token");
+        let started = std::time::Instant::now();
+        while !token.exists() {
+            assert!(started.elapsed().as_secs() < 30, "da-server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self {
+            child,
+            url: format!("http://{addr}"),
+            token: token.to_str().expect("utf-8").to_string(),
+        }
+    }
+
+    /// Flags pointing a node at this server.
+    fn args(&self) -> [&str; 4] {
+        ["--da.url", &self.url, "--da.auth-token-file", &self.token]
+    }
+}
+
+impl Drop for DaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_validator(
+    dir: &Path,
+    i: usize,
+    spec: &str,
+    (key, port): &(String, u16),
+    da: &DaServer,
+) -> NodeProcess {
     let port = port.to_string();
-    NodeProcess::start(
-        &dir.join(format!("node{i}")),
-        &[
-            "--chain",
-            spec,
-            "--validator.key",
-            key,
-            "--p2p.addr",
-            "127.0.0.1",
-            "--p2p.port",
-            &port,
-            "--da.disable",
-        ],
-    )
+    let mut args = vec![
+        "--chain",
+        spec,
+        "--validator.key",
+        key,
+        "--p2p.addr",
+        "127.0.0.1",
+        "--p2p.port",
+        &port,
+    ];
+    args.extend(da.args());
+    NodeProcess::start(&dir.join(format!("node{i}")), &args)
 }
 
 async fn block_number(node: &NodeProcess) -> u64 {
@@ -120,11 +168,16 @@ async fn wait_for_height(node: &NodeProcess, height: u64, what: &str) {
 async fn four_validators_survive_sigkill_and_agree_on_every_block() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (spec, validators) = network(dir.path(), 4);
+    let da = DaServer::start(dir.path());
     let mut nodes: Vec<Option<NodeProcess>> = validators
         .iter()
         .enumerate()
-        .map(|(i, (key, port))| Some(start_validator(dir.path(), i, &spec, key, *port)))
+        .map(|(i, validator)| Some(start_validator(dir.path(), i, &spec, validator, &da)))
         .collect();
+    // A full node: no key, follows the chain from DA, verifying every certificate.
+    let mut full_args = vec!["--chain", spec.as_str()];
+    full_args.extend(da.args());
+    let full = NodeProcess::start(&dir.path().join("full"), &full_args);
     wait_for_height(node(&nodes, 0), 3, "the network to finalize block 3").await;
 
     // Transfers from three senders to validators 0, 1 and 3. Gossip spreads them to every pool,
@@ -171,8 +224,7 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
     }
 
     // Restarted from its data, validator 3 catches up.
-    let (key, port) = &validators[3];
-    nodes[3] = Some(start_validator(dir.path(), 3, &spec, key, *port));
+    nodes[3] = Some(start_validator(dir.path(), 3, &spec, &validators[3], &da));
     let target = block_number(node(&nodes, 0)).await + 2;
     wait_for_height(node(&nodes, 3), target, "validator 3 to catch up").await;
 
@@ -195,14 +247,18 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
         assert_eq!(receipt["status"], "0x1");
     }
 
-    // Same hash at every height on every node.
-    let mut lowest = u64::MAX;
+    // The full node follows through DA.
+    let target = block_number(node(&nodes, 0)).await;
+    wait_for_height(&full, target, "the full node to follow from DA").await;
+
+    // Same hash at every height on every node, validators and full node alike.
+    let mut lowest = block_number(&full).await;
     for i in 0..4 {
         lowest = lowest.min(block_number(node(&nodes, i)).await);
     }
     for number in 1..=lowest {
-        let reference = block_hash(node(&nodes, 0), number).await;
-        for i in 1..4 {
+        let reference = block_hash(&full, number).await;
+        for i in 0..4 {
             assert_eq!(
                 block_hash(node(&nodes, i), number).await,
                 reference,

@@ -321,8 +321,8 @@ impl EthApiServer for EthRpc {
             "logs": full,
             "receipts": full,
             "blocks": full,
-            // Proofs come from the live trie, so only the head block is provable.
-            "stateproofs": { "disabled": false, "oldestBlock": U64::from(head.number) },
+            // Head proofs come from the live trie, older ones from the rebuilt history.
+            "stateproofs": full,
         }))
     }
 

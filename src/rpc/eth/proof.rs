@@ -1,7 +1,8 @@
 //! `eth_getProof` (EIP-1186) from the persisted state trie.
 //!
-//! The trie holds the head state, so proofs are served for the head block; older blocks need
-//! historical trie nodes, which are not kept yet, and get a clear error.
+//! The persisted trie holds the head state, so head proofs are read from its nodes; proofs at an
+//! older retained block come from the state rebuilt from the history tables
+//! (`withdrawals::history`, time linear in the size of the state).
 
 use super::api::ResolvedBlock;
 use crate::{rpc::error::RpcError, storage::Provider};
@@ -18,15 +19,12 @@ pub(super) fn account_proof(
     slots: Vec<JsonStorageKey>,
 ) -> Result<EIP1186AccountProofResponse, RpcError> {
     let head = provider.head()?.map(|h| h.number).unwrap_or_default();
-    if block.number != head {
-        return Err(RpcError::Server(format!(
-            "proofs are available for the head block {head} only, not block {}",
-            block.number
-        )));
-    }
     let keys: Vec<B256> = slots.iter().map(JsonStorageKey::as_b256).collect();
-    let proof =
-        crate::trie::account_proof(provider.txn(), address, &keys).map_err(RpcError::internal)?;
+    let proof = if block.number == head {
+        crate::trie::account_proof(provider.txn(), address, &keys).map_err(RpcError::internal)?
+    } else {
+        crate::withdrawals::history::account_proof_at(provider, block.number, address, &keys)?
+    };
     let account = proof.account.unwrap_or_default();
     let exists = proof.account.is_some();
     Ok(EIP1186AccountProofResponse {

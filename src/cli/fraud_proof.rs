@@ -1,0 +1,312 @@
+//! `hauptbuch-reth fraud-proof`: check output roots by stateless re-execution.
+//!
+//! - `check --rpc-url URL --block N [--output-root R]`: fetch block N (`debug_getRawBlock`), its
+//!   witness (`hb_getExecutionWitness`) and the claimed output root (`hb_outputAtBlock`, or `R`),
+//!   re-execute and say whether the claim is right. Exit 0 when right; when wrong, write a proof
+//!   file to `--proof-dir` and exit with [`WRONG_CLAIM_EXIT_CODE`].
+//! - `check --rpc-url URL --challenger`: follow the node's blocks, check each output root; on a
+//!   mismatch log an error, count it in `hauptbuch_challenger_mismatches_total` and write a proof
+//!   file. Also checks that each block's parent and pre-state are the previous block's as computed.
+//! - `verify FILE`: check a proof file with no node; exit 0 when it proves fraud.
+
+use super::ChainArgs;
+use crate::withdrawals::{
+    fraud_proof::{self, FraudProof},
+    stateless::ExecutionWitness,
+};
+use alloy_consensus::{Block, TxEnvelope};
+use alloy_eips::{BlockId, BlockNumberOrTag};
+use alloy_primitives::{B256, Bytes};
+use alloy_rlp::Decodable;
+use clap::{Args, Subcommand};
+use eyre::WrapErr;
+use jsonrpsee::{
+    core::client::ClientT,
+    http_client::{HttpClient, HttpClientBuilder},
+    rpc_params,
+};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+/// Exit code of `check` when the claimed output root is wrong.
+const WRONG_CLAIM_EXIT_CODE: i32 = 2;
+
+/// Fraud-proof tools.
+#[derive(Debug, Args)]
+pub struct FraudProofCommand {
+    #[command(subcommand)]
+    command: FraudProofSubcommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum FraudProofSubcommand {
+    /// Re-execute a block (or follow all blocks) and check the claimed output root.
+    Check(CheckArgs),
+    /// Check a proof file with no node.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// JSON-RPC endpoint of the node (`eth`, `debug` and `hb` namespaces).
+    #[arg(long = "rpc-url", value_name = "URL")]
+    rpc_url: String,
+    /// Block to check.
+    #[arg(long, value_name = "N", required_unless_present = "challenger")]
+    block: Option<u64>,
+    /// Output root to check instead of the node's `hb_outputAtBlock`.
+    #[arg(
+        long = "output-root",
+        value_name = "HASH",
+        conflicts_with = "challenger"
+    )]
+    output_root: Option<B256>,
+    /// Follow the node's blocks and check every output root.
+    #[arg(long, conflicts_with = "block")]
+    challenger: bool,
+    /// First block the challenger checks.
+    #[arg(long = "from-block", value_name = "N", default_value_t = 1)]
+    from_block: u64,
+    /// Stop the challenger after this block (default: run until SIGINT/SIGTERM).
+    #[arg(long = "until-block", value_name = "N")]
+    until_block: Option<u64>,
+    /// How often the challenger polls for new blocks.
+    #[arg(long = "poll-interval", default_value = "1s", value_parser = crate::node::parse_duration)]
+    poll_interval: Duration,
+    /// Where proof files are written.
+    #[arg(long = "proof-dir", value_name = "DIR", default_value = ".")]
+    proof_dir: PathBuf,
+    /// Serve Prometheus metrics on this address.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The proof file.
+    file: PathBuf,
+}
+
+impl FraudProofCommand {
+    pub(super) fn run(self) -> eyre::Result<()> {
+        match self.command {
+            FraudProofSubcommand::Check(args) => args.run(),
+            FraudProofSubcommand::Verify(args) => args.run(),
+        }
+    }
+}
+
+impl VerifyArgs {
+    fn run(self) -> eyre::Result<()> {
+        let spec = self.chain.load()?;
+        let text = std::fs::read_to_string(&self.file)
+            .wrap_err_with(|| format!("cannot read {}", self.file.display()))?;
+        let proof: FraudProof = serde_json::from_str(&text)
+            .wrap_err_with(|| format!("{} is not a fraud proof file", self.file.display()))?;
+        let computed = fraud_proof::verify(&spec, &proof)
+            .wrap_err_with(|| format!("{} does not prove fraud", self.file.display()))?;
+        println!(
+            "fraud proven: block {} ({}) has output root {}, not the claimed {}",
+            proof.block_number, proof.block_hash, computed.output_root, proof.claimed_output_root
+        );
+        Ok(())
+    }
+}
+
+/// A node's view of one block.
+struct FetchedBlock {
+    block: Block<TxEnvelope>,
+    witness: ExecutionWitness,
+    claimed: B256,
+}
+
+async fn fetch(
+    client: &HttpClient,
+    number: u64,
+    claimed: Option<B256>,
+) -> eyre::Result<FetchedBlock> {
+    let id = BlockId::Number(BlockNumberOrTag::Number(number));
+    let raw: Bytes = client
+        .request("debug_getRawBlock", rpc_params![id])
+        .await
+        .wrap_err_with(|| format!("debug_getRawBlock({number})"))?;
+    let block = Block::<TxEnvelope>::decode(&mut raw.as_ref())
+        .wrap_err_with(|| format!("block {number} from the node does not decode"))?;
+    let witness: ExecutionWitness = client
+        .request(
+            "hb_getExecutionWitness",
+            rpc_params![BlockNumberOrTag::Number(number)],
+        )
+        .await
+        .wrap_err_with(|| format!("hb_getExecutionWitness({number})"))?;
+    let claimed = match claimed {
+        Some(root) => root,
+        None => {
+            let output: serde_json::Value = client
+                .request(
+                    "hb_outputAtBlock",
+                    rpc_params![BlockNumberOrTag::Number(number)],
+                )
+                .await
+                .wrap_err_with(|| format!("hb_outputAtBlock({number})"))?;
+            serde_json::from_value(output["outputRoot"].clone())
+                .wrap_err("hb_outputAtBlock gave no outputRoot")?
+        }
+    };
+    Ok(FetchedBlock {
+        block,
+        witness,
+        claimed,
+    })
+}
+
+fn write_proof(dir: &Path, proof: &FraudProof) -> eyre::Result<PathBuf> {
+    std::fs::create_dir_all(dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(format!(
+        "fraud-proof-{}-{}.json",
+        proof.block_number, proof.block_hash
+    ));
+    let json = serde_json::to_vec_pretty(proof).wrap_err("cannot encode the proof")?;
+    std::fs::write(&path, json).wrap_err_with(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+impl CheckArgs {
+    fn run(self) -> eyre::Result<()> {
+        let spec = self.chain.load()?;
+        let client = HttpClientBuilder::default()
+            .request_timeout(Duration::from_secs(60))
+            .build(&self.rpc_url)
+            .wrap_err_with(|| format!("invalid --rpc-url `{}`", self.rpc_url))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .wrap_err("cannot start the async runtime")?;
+        if let Some(addr) = self.metrics {
+            let _guard = runtime.enter();
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .with_http_listener(addr)
+                .install()
+                .wrap_err_with(|| format!("cannot serve --metrics on {addr}"))?;
+        }
+        if self.challenger {
+            return runtime.block_on(self.challenge(&spec, &client));
+        }
+        let number = self
+            .block
+            .ok_or_else(|| eyre::eyre!("--block is required"))?;
+        let fetched = runtime.block_on(fetch(&client, number, self.output_root))?;
+        let (computed, proof) =
+            fraud_proof::check(&spec, &fetched.block, fetched.witness, fetched.claimed)
+                .wrap_err_with(|| format!("block {number} does not re-execute from its witness"))?;
+        match proof {
+            None => {
+                println!(
+                    "block {number}: output root {} is right",
+                    computed.output_root
+                );
+                Ok(())
+            }
+            Some(proof) => {
+                let path = write_proof(&self.proof_dir, &proof)?;
+                println!(
+                    "block {number}: claimed output root {} is wrong, re-execution gives {}; proof written to {}",
+                    fetched.claimed,
+                    computed.output_root,
+                    path.display()
+                );
+                std::process::exit(WRONG_CLAIM_EXIT_CODE);
+            }
+        }
+    }
+
+    async fn challenge(
+        &self,
+        spec: &crate::chainspec::ChainSpec,
+        client: &HttpClient,
+    ) -> eyre::Result<()> {
+        let mut next = self.from_block.max(1);
+        // The previous block as this challenger computed it: (hash, post-state root).
+        let mut previous: Option<(B256, B256)> = None;
+        let mut shutdown = std::pin::pin!(crate::node::shutdown_signal());
+        loop {
+            if self.until_block.is_some_and(|last| next > last) {
+                return Ok(());
+            }
+            let head: serde_json::Value = client
+                .request("hb_outputAtBlock", rpc_params![BlockNumberOrTag::Latest])
+                .await
+                .wrap_err("hb_outputAtBlock(latest)")?;
+            let head: u64 =
+                serde_json::from_value::<alloy_primitives::U64>(head["blockRef"]["number"].clone())
+                    .wrap_err("hb_outputAtBlock gave no block number")?
+                    .to();
+            while next <= head && self.until_block.is_none_or(|last| next <= last) {
+                let fetched = fetch(client, next, None).await?;
+                let header = &fetched.block.header;
+                let pre_state = fetched
+                    .witness
+                    .headers
+                    .last()
+                    .and_then(|h| alloy_consensus::Header::decode(&mut h.as_ref()).ok())
+                    .map(|h| h.state_root);
+                if let Some((hash, state_root)) = previous
+                    && (header.parent_hash != hash || pre_state != Some(state_root))
+                {
+                    tracing::error!(
+                        block = next,
+                        parent = %header.parent_hash,
+                        expected_parent = %hash,
+                        pre_state = ?pre_state,
+                        expected_pre_state = %state_root,
+                        "block does not extend the previous block as this challenger computed it"
+                    );
+                    metrics::counter!("hauptbuch_challenger_mismatches_total").increment(1);
+                }
+                let result =
+                    fraud_proof::check(spec, &fetched.block, fetched.witness, fetched.claimed);
+                metrics::counter!("hauptbuch_challenger_blocks_checked_total").increment(1);
+                metrics::gauge!("hauptbuch_challenger_last_checked_block").set(next as f64);
+                match result {
+                    Ok((computed, None)) => {
+                        tracing::info!(block = next, output_root = %computed.output_root, "output root checked");
+                        previous = Some((header.hash_slow(), computed.state_root));
+                    }
+                    Ok((computed, Some(proof))) => {
+                        let path = write_proof(&self.proof_dir, &proof)?;
+                        tracing::error!(
+                            block = next,
+                            claimed = %fetched.claimed,
+                            computed = %computed.output_root,
+                            proof = %path.display(),
+                            "output root mismatch"
+                        );
+                        metrics::counter!("hauptbuch_challenger_mismatches_total").increment(1);
+                        previous = Some((header.hash_slow(), computed.state_root));
+                    }
+                    Err(err) => {
+                        tracing::error!(block = next, %err, "block does not re-execute from the node's witness");
+                        metrics::counter!("hauptbuch_challenger_mismatches_total").increment(1);
+                        previous = None;
+                    }
+                }
+                next += 1;
+            }
+            tokio::select! {
+                biased;
+                signal = &mut shutdown => {
+                    tracing::info!(signal = %signal?, "challenger stopping");
+                    return Ok(());
+                }
+                () = tokio::time::sleep(self.poll_interval) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! `hauptbuch-reth fraud-proof`: a dev node's output roots check out by stateless re-execution;
+//! a tampered claim yields a proof file that `verify` accepts with the node gone, and a tampered
+//! proof file (witness, block, claim) or a malformed one is rejected with a clear message.
+
+use crate::{
+    common::binary,
+    node::{NodeProcess, eventually, raw_transfer},
+};
+use alloy_primitives::{Address, B256, Bytes};
+use jsonrpsee::{core::client::ClientT, rpc_params};
+use serde_json::Value;
+use std::{path::Path, process::Command};
+
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(binary())
+        .args(args)
+        .output()
+        .expect("run hauptbuch-reth");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn verify(file: &Path) -> (Option<i32>, String, String) {
+    run(&["fraud-proof", "verify", file.to_str().expect("utf-8")])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_output_roots_are_proven_and_tampered_proofs_fail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(
+        &dir.path().join("data"),
+        &["--dev", "--dev.block-time", "200ms"],
+    );
+    let client = node.client();
+    for nonce in 0..3 {
+        let _: B256 = client
+            .request(
+                "eth_sendRawTransaction",
+                rpc_params![raw_transfer(
+                    0,
+                    nonce,
+                    Address::repeat_byte(0x42),
+                    1 + nonce
+                )],
+            )
+            .await
+            .expect("send");
+    }
+    let sender = crate::common::DEV_KEYS[0]
+        .parse::<alloy_signer_local::PrivateKeySigner>()
+        .expect("key")
+        .address();
+    eventually("the transfers to be mined", || async {
+        let count: alloy_primitives::U64 = client
+            .request("eth_getTransactionCount", rpc_params![sender, "latest"])
+            .await
+            .expect("nonce");
+        (count.to::<u64>() == 3).then_some(())
+    })
+    .await;
+    let head: Value = client
+        .request("hb_outputAtBlock", rpc_params!["latest"])
+        .await
+        .expect("head");
+    let head = u64::from_str_radix(
+        head["blockRef"]["number"]
+            .as_str()
+            .expect("number")
+            .trim_start_matches("0x"),
+        16,
+    )
+    .expect("hex");
+    assert!(head >= 1);
+
+    // Every block so far: the node's claim is right.
+    for block in 1..=head {
+        let block = block.to_string();
+        let (code, stdout, stderr) = run(&[
+            "fraud-proof",
+            "check",
+            "--rpc-url",
+            &node.http,
+            "--block",
+            &block,
+        ]);
+        assert_eq!(code, Some(0), "block {block}: {stdout} {stderr}");
+        assert!(stdout.contains("is right"), "{stdout}");
+    }
+
+    // The challenger follows the same blocks.
+    let until = head.to_string();
+    let (code, stdout, stderr) = run(&[
+        "fraud-proof",
+        "check",
+        "--rpc-url",
+        &node.http,
+        "--challenger",
+        "--until-block",
+        &until,
+        "--poll-interval",
+        "100ms",
+    ]);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert_eq!(
+        stderr.matches("output root checked").count() as u64,
+        head,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("mismatch"), "{stderr}");
+
+    // A wrong claim: proof file written, exit code 2.
+    let proofs = dir.path().join("proofs");
+    let (code, stdout, stderr) = run(&[
+        "fraud-proof",
+        "check",
+        "--rpc-url",
+        &node.http,
+        "--block",
+        &until,
+        "--output-root",
+        &B256::repeat_byte(0x11).to_string(),
+        "--proof-dir",
+        proofs.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(2), "{stdout} {stderr}");
+    assert!(stdout.contains("is wrong"), "{stdout}");
+    node.terminate();
+
+    let file = std::fs::read_dir(&proofs)
+        .expect("proof dir")
+        .next()
+        .expect("a proof file")
+        .expect("entry")
+        .path();
+    let (code, stdout, stderr) = verify(&file);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert!(stdout.contains("fraud proven"), "{stdout}");
+
+    let proof: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("json");
+    let tampered = |name: &str, change: &dyn Fn(&mut Value)| {
+        let mut copy = proof.clone();
+        change(&mut copy);
+        let path = dir.path().join(name);
+        std::fs::write(&path, copy.to_string()).expect("write");
+        let (code, stdout, stderr) = verify(&path);
+        assert_eq!(code, Some(1), "{name} passed: {stdout}");
+        assert!(stderr.contains("does not prove fraud"), "{name}: {stderr}");
+        stderr
+    };
+    // A witness node taken out: re-execution cannot read the state.
+    tampered("no-node.json", &|p| {
+        p["witness"]["state"]
+            .as_array_mut()
+            .expect("state")
+            .remove(0);
+    });
+    // A witness header changed: it no longer chains to the block.
+    tampered("bad-header.json", &|p| {
+        let headers = p["witness"]["headers"].as_array_mut().expect("headers");
+        let last: Bytes =
+            serde_json::from_value(headers.last().expect("parent").clone()).expect("bytes");
+        let mut bytes = last.to_vec();
+        let end = bytes.len() - 1;
+        bytes[end] ^= 1;
+        *headers.last_mut().expect("parent") =
+            serde_json::to_value(Bytes::from(bytes)).expect("json");
+    });
+    // The block changed: it is not the pinned block any more.
+    let stderr = tampered("bad-block.json", &|p| {
+        let block: Bytes = serde_json::from_value(p["block"].clone()).expect("bytes");
+        let mut bytes = block.to_vec();
+        // The header's timestamp region: still decodes, hashes differently.
+        let middle = bytes.len() / 4;
+        bytes[middle] ^= 1;
+        p["block"] = serde_json::to_value(Bytes::from(bytes)).expect("json");
+    });
+    assert!(stderr.contains("block"), "{stderr}");
+    // The claim is the correct root: no fraud.
+    let stderr = tampered("right-claim.json", &|p| {
+        p["claimedOutputRoot"] = p["computed"]["outputRoot"].clone();
+    });
+    assert!(stderr.contains("is correct"), "{stderr}");
+    // The stated computation is not what re-execution gives.
+    tampered("bad-computed.json", &|p| {
+        p["computed"]["stateRoot"] = serde_json::to_value(B256::repeat_byte(0x22)).expect("json");
+    });
+
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "{\"version\": 1").expect("write");
+    let (code, _, stderr) = verify(&garbage);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("is not a fraud proof file"), "{stderr}");
+    let (code, _, stderr) = verify(&dir.path().join("missing.json"));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("cannot read"), "{stderr}");
+}
