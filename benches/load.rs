@@ -1,7 +1,8 @@
 //! Load generator: a `--dev` node under a stream of signed transfers from the 20 dev accounts.
 //!
 //! Run with `cargo bench --bench load` (or `just bench`). It starts the release node binary on
-//! ephemeral ports, pre-signs `HB_LOAD_TXS` transfers (default 20,000), submits them over HTTP in
+//! ephemeral ports (or, with `HB_LOAD_RPC=<http urls, comma-separated>` and `HB_LOAD_WS=<ws url>`,
+//! targets a running network such as `just devnet`, spreading submissions over the URLs), pre-signs `HB_LOAD_TXS` transfers (default 20,000), submits them over HTTP in
 //! JSON-RPC batches from several concurrent clients, follows `newHeads` over WebSocket, and
 //! reports submission rate, included transactions per second, block time, and the latency from
 //! submission to inclusion in a block (soft confirmation), p50 and p99.
@@ -81,38 +82,52 @@ async fn main() {
         }
     }
 
+    // Against a running network (`HB_LOAD_RPC=http://a,http://b HB_LOAD_WS=ws://a`, e.g. the
+    // `just devnet` validators), or a `--dev` node started here.
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hauptbuch-reth"))
-        .args([
-            "node",
-            "--dev",
-            "--dev.block-time",
-            &block_time,
-            "--http",
-            "--http.port",
-            "0",
-        ])
-        .args([
-            "--ws",
-            "--ws.port",
-            "0",
-            "--txpool.max-account-slots",
-            "100000",
-        ])
-        .args([
-            "--txpool.pending-max-count",
-            "1000000",
-            "--log.filter",
-            "warn",
-            "--datadir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start node");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let http = lines.next().expect("http line").expect("read");
-    let ws = lines.next().expect("ws line").expect("read");
+    let mut child = None;
+    let (rpcs, ws): (Vec<String>, String) = match (
+        std::env::var("HB_LOAD_RPC").ok(),
+        std::env::var("HB_LOAD_WS").ok(),
+    ) {
+        (Some(rpcs), Some(ws)) => (rpcs.split(',').map(str::to_string).collect(), ws),
+        _ => {
+            let mut node = Command::new(env!("CARGO_BIN_EXE_hauptbuch-reth"))
+                .args([
+                    "node",
+                    "--dev",
+                    "--dev.block-time",
+                    &block_time,
+                    "--http",
+                    "--http.port",
+                    "0",
+                ])
+                .args([
+                    "--ws",
+                    "--ws.port",
+                    "0",
+                    "--txpool.max-account-slots",
+                    "100000",
+                ])
+                .args([
+                    "--txpool.pending-max-count",
+                    "1000000",
+                    "--log.filter",
+                    "warn",
+                    "--datadir",
+                ])
+                .arg(dir.path())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start node");
+            let mut lines = BufReader::new(node.stdout.take().expect("stdout")).lines();
+            let http = lines.next().expect("http line").expect("read");
+            let ws = lines.next().expect("ws line").expect("read");
+            child = Some(node);
+            (vec![http], ws)
+        }
+    };
+    let http = rpcs[0].clone();
 
     let ws_client = WsClientBuilder::default().build(&ws).await.expect("ws");
     let mut heads = ws_client
@@ -130,8 +145,13 @@ async fn main() {
     let chunks: Vec<Vec<(B256, Bytes)>> = raw.chunks(BATCH).map(<[_]>::to_vec).collect();
     let queue = Arc::new(Mutex::new(chunks.into_iter()));
     let mut clients = Vec::new();
-    for _ in 0..CLIENTS {
-        let (queue, client, submitted) = (queue.clone(), http_client.clone(), submitted.clone());
+    let submit_clients: Vec<_> = rpcs
+        .iter()
+        .map(|url| Arc::new(HttpClientBuilder::default().build(url).expect("http")))
+        .collect();
+    for i in 0..CLIENTS.max(rpcs.len()) {
+        let client = submit_clients[i % submit_clients.len()].clone();
+        let (queue, submitted) = (queue.clone(), submitted.clone());
         clients.push(tokio::spawn(async move {
             loop {
                 let Some(chunk) = queue.lock().expect("lock").next() else {
@@ -238,6 +258,8 @@ async fn main() {
         pct(&latencies, 0.5),
         pct(&latencies, 0.99)
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    if let Some(mut child) = child {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }

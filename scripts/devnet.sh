@@ -6,7 +6,8 @@
 #
 # Environment: DEVNET_DIR (default ./devnet), BIN (default target/release/hauptbuch-reth),
 # BLOCK_TIME_MS (default 250), RPC_PORT (first validator's HTTP port, default 8545),
-# P2P_PORT (first validator's p2p port, default 30303), DA_PORT (default 26658).
+# P2P_PORT (first validator's p2p port, default 30303), DA_PORT (default 26658), NODE_ARGS
+# (extra flags for every node, e.g. pool limits for a load test).
 # Everything (keys, chainspec, data, logs, pids) lives under DEVNET_DIR.
 set -euo pipefail
 
@@ -73,7 +74,7 @@ for ((i = 0; i < N; i++)); do
     --validator.key "$DIR/node$i/validator.key" --p2p.addr 127.0.0.1 --p2p.port $((P2P_PORT + i)) \
     --http --http.port $((RPC_PORT + i)) --ws --ws.port $((RPC_PORT + 1000 + i)) \
     --da.url "http://127.0.0.1:$DA_PORT" --da.auth-token-file "$DIR/da/auth/admin.token" \
-    > "$DIR/node$i.log" 2>&1 &
+    ${NODE_ARGS:-} > "$DIR/node$i.log" 2>&1 &
   echo "$! node$i" >> "$DIR/pids"
 done
 
