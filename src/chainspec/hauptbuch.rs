@@ -54,6 +54,13 @@ impl Default for HauptbuchConfig {
 }
 
 impl HauptbuchConfig {
+    /// Whether consecutive blocks may share a timestamp (second resolution): chains with a block
+    /// time under a second, so that timestamps follow the clock instead of running ahead of it.
+    /// Ethereum chains (no `hauptbuch` section, one-second default) keep the strict rule.
+    pub const fn allows_equal_timestamps(&self) -> bool {
+        self.block_time_ms < 1_000
+    }
+
     /// Checks value ranges serde cannot express.
     pub fn validate(&self) -> Result<(), ChainSpecError> {
         let invalid = |field: &str, message: String| ChainSpecError::InvalidField {

@@ -69,6 +69,15 @@ impl ChainApplication {
         }
     }
 
+    /// The smallest timestamp a child of a block with `parent` timestamp may have.
+    fn earliest_timestamp(&self, parent: u64) -> u64 {
+        if self.engine.spec().hauptbuch.allows_equal_timestamps() {
+            parent
+        } else {
+            parent + 1
+        }
+    }
+
     fn mark_seen(&self, hash: B256, at: SystemTime) {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         if seen.len() >= SEEN_CAPACITY {
@@ -204,7 +213,7 @@ impl ChainApplication {
         let parent_header = parent.inner().header().clone();
         let now = unix_secs(context.current());
         let attributes = BlockAttributes {
-            timestamp: now.max(parent_header.timestamp + 1),
+            timestamp: now.max(self.earliest_timestamp(parent_header.timestamp)),
             fee_recipient: self.validators.fee_recipient(&consensus.leader),
             prev_randao: keccak256(parent_hash),
             gas_limit: parent_header.gas_limit,
@@ -286,7 +295,9 @@ impl ChainApplication {
         // the verdict must not depend on clock skew.
         let timestamp = block.header.timestamp;
         let earliest = UNIX_EPOCH + Duration::from_secs(timestamp) - MAX_FUTURE_DRIFT;
-        if timestamp > parent.inner().header().timestamp + 1 && context.current() < earliest {
+        if timestamp > self.earliest_timestamp(parent.inner().header().timestamp)
+            && context.current() < earliest
+        {
             context.sleep_until(earliest).await;
         }
         if !self.execute_ancestry(&context, parent, ancestry).await? {

@@ -38,7 +38,9 @@ pub fn validate_header(spec: &ChainSpec, header: &Header, parent: &Header) -> Re
             parent.number + 1,
         ));
     }
-    if header.timestamp <= parent.timestamp {
+    if header.timestamp < parent.timestamp
+        || (header.timestamp == parent.timestamp && !spec.hauptbuch.allows_equal_timestamps())
+    {
         return Err(ConsensusError::Rule(format!(
             "timestamp {} is not greater than the parent's {}",
             header.timestamp, parent.timestamp
