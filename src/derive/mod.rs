@@ -265,7 +265,9 @@ async fn import_batch(
     let head = engine.head()?.number;
     if batch.last <= head {
         stats.duplicate_blocks += batch.blocks.len();
-        tracing::warn!(
+        // Expected: every validator posts the blocks, and a crash between submission and
+        // confirmation re-posts a batch.
+        tracing::debug!(
             target: "hauptbuch::derive",
             da_height,
             first = batch.first,
