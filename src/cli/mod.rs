@@ -6,6 +6,7 @@ mod derive;
 mod dump_genesis;
 mod import;
 mod init;
+mod preconf;
 
 use crate::chainspec::ChainSpec;
 use clap::{Args, Parser, Subcommand};
@@ -49,6 +50,8 @@ pub enum Command {
     DaServer(da_server::DaServerCommand),
     /// Rebuild the chain from the blobs of its DA namespace.
     Derive(derive::DeriveCommand),
+    /// Preconfirmation tools (offline verifier).
+    Preconf(preconf::PreconfCommand),
 }
 
 /// `--chain`.
@@ -99,6 +102,7 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
         Command::Db(cmd) => cmd.run(),
         Command::DaServer(cmd) => cmd.run(),
         Command::Derive(cmd) => cmd.run(),
+        Command::Preconf(cmd) => cmd.run(),
     }
 }
 

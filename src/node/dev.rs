@@ -1,7 +1,7 @@
 //! Dev block production: one block per interval from the pool, through the engine. Kept thin so
 //! that BFT consensus can replace it by driving the same engine calls.
 
-use crate::{engine::Engine, execution::BlockAttributes, txpool::TxPool};
+use crate::{engine::Engine, execution::BlockAttributes, preconf::Preconfer, txpool::TxPool};
 use alloy_primitives::{B256, Bytes, keccak256};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
@@ -13,6 +13,7 @@ const MAX_TXS_PER_BLOCK: usize = 10_000;
 pub(super) async fn produce(
     engine: Engine,
     pool: TxPool,
+    preconf: Option<Preconfer>,
     block_time: Duration,
     cancel: CancellationToken,
 ) -> eyre::Result<()> {
@@ -24,13 +25,14 @@ pub(super) async fn produce(
             () = cancel.cancelled() => return Ok(()),
             _ = interval.tick() => {}
         }
-        let (engine, pool) = (engine.clone(), pool.clone());
-        tokio::task::spawn_blocking(move || produce_one(&engine, &pool)).await??;
+        let (engine, pool, preconf) = (engine.clone(), pool.clone(), preconf.clone());
+        tokio::task::spawn_blocking(move || produce_one(&engine, &pool, preconf.as_ref()))
+            .await??;
     }
 }
 
 /// Builds, commits and soft-confirms one block.
-fn produce_one(engine: &Engine, pool: &TxPool) -> eyre::Result<()> {
+fn produce_one(engine: &Engine, pool: &TxPool, preconf: Option<&Preconfer>) -> eyre::Result<()> {
     let head = engine.head()?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -47,7 +49,11 @@ fn produce_one(engine: &Engine, pool: &TxPool) -> eyre::Result<()> {
         withdrawals: Default::default(),
         parent_beacon_block_root: Some(B256::ZERO),
     };
-    let transactions = pool.best_transactions(MAX_TXS_PER_BLOCK);
+    // Promised transactions first, at their promised indices; then the pool, FCFS.
+    let transactions = match preconf {
+        Some(preconf) => preconf.transactions_for_block(head.number + 1, MAX_TXS_PER_BLOCK),
+        None => pool.best_transactions(MAX_TXS_PER_BLOCK),
+    };
     let (block, built) = engine.build_and_commit(attributes, transactions)?;
     let hash = block.header.hash_slow();
     engine.update_forkchoice(Some(hash), None)?;

@@ -17,7 +17,9 @@ mod exex;
 mod metrics;
 mod pool;
 
-pub use args::{DaArgs, DevArgs, NodeCommand, PoolArgs, parse_duration, read_auth_token};
+pub use args::{
+    DaArgs, DevArgs, NodeCommand, PoolArgs, PreconfArgs, parse_duration, read_auth_token,
+};
 
 use crate::{
     engine::Engine,
@@ -95,12 +97,21 @@ impl NodeCommand {
             &cancel,
         )
         .await?;
+        // Preconfirmations need a local block builder: the dev producer (later: BFT propose).
+        let preconf = if self.dev.dev && !self.preconf.disable {
+            let (preconf, issuer) = preconf_issuer(&self.preconf, &datadir, &engine, &pool)?;
+            tasks.spawn(issuer.run(cancel.child_token()));
+            Some(preconf)
+        } else {
+            None
+        };
         if self.dev.dev {
             let block_time = self.dev.block_time;
             tracing::info!(?block_time, "dev mode: producing blocks");
             tasks.spawn(dev::produce(
                 engine.clone(),
                 pool.clone(),
+                preconf.clone(),
                 block_time,
                 cancel.child_token(),
             ));
@@ -113,7 +124,12 @@ impl NodeCommand {
             net: NetRpc::new(spec.chain_id),
             txpool: TxpoolRpc::new(pool.clone()),
             debug: DebugRpc::new(engine.clone()),
-            hb: HbRpc::new(engine.clone(), da.da_dir.clone()),
+            hb: match &preconf {
+                Some(preconf) => {
+                    HbRpc::new(engine.clone(), da.da_dir.clone()).with_preconf(preconf.clone())
+                }
+                None => HbRpc::new(engine.clone(), da.da_dir.clone()),
+            },
         };
         let handles = start_servers(&self.rpc, &modules).await?;
         // Machine-readable lines for scripts and tests that start the node on port 0.
@@ -149,6 +165,33 @@ impl NodeCommand {
         tracing::info!(saved, "pool saved; bye");
         Ok(())
     }
+}
+
+/// Opens the preconfirmation keys and store and the issuer over them.
+fn preconf_issuer(
+    args: &PreconfArgs,
+    datadir: &std::path::Path,
+    engine: &Engine,
+    pool: &TxPool,
+) -> eyre::Result<(crate::preconf::Preconfer, crate::preconf::IssuerTask)> {
+    use crate::preconf::{IssuerKeys, PreconfConfig, PreconfStore, Preconfer, keys::KEY_FILE};
+    let key_path = args.key.clone().unwrap_or_else(|| datadir.join(KEY_FILE));
+    let keys = IssuerKeys::load_or_create(&key_path, true)?;
+    let store = PreconfStore::open(datadir)?;
+    let config = PreconfConfig {
+        ttl: args.ttl,
+        break_promises: args.break_promises,
+    };
+    if args.break_promises {
+        tracing::warn!("--preconf.dev-break-promises: promises will be broken (debug builds)");
+    }
+    Ok(Preconfer::new(
+        keys,
+        store,
+        engine.clone(),
+        pool.clone(),
+        config,
+    )?)
 }
 
 /// The pool's view of the next block.
