@@ -88,13 +88,13 @@ pub fn read_auth_token(path: Option<&std::path::Path>) -> eyre::Result<Option<St
 #[derive(Debug, Clone, Args)]
 pub struct PreconfArgs {
     /// Do not issue preconfirmations (`hb_sendPreconfTransaction` then errors).
-    #[arg(long = "preconf.disable")]
+    #[arg(id = "preconf.disable", long = "preconf.disable")]
     pub disable: bool,
     /// Issuer key file; created (mode 0600) if missing. Default: `<datadir>/preconf.key`.
-    #[arg(long = "preconf.key", value_name = "FILE")]
+    #[arg(id = "preconf.key", long = "preconf.key", value_name = "FILE")]
     pub key: Option<std::path::PathBuf>,
     /// How long a promise holds if its block is not sealed (then `expired`).
-    #[arg(long = "preconf.ttl", default_value = "60s", value_parser = parse_duration)]
+    #[arg(id = "preconf.ttl", long = "preconf.ttl", default_value = "60s", value_parser = parse_duration)]
     pub ttl: Duration,
     /// Test-only fault injection: the builder withholds promised transactions (debug builds).
     #[arg(long = "preconf.dev-break-promises", hide = true)]

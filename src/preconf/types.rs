@@ -89,6 +89,21 @@ impl Preconfirmation {
     }
 }
 
+/// Sibling hashes on the path of leaf `index` in rs_merkle's tree of `count` leaves (a node
+/// without a sibling is carried up unchanged and needs none). Checked so that a proof with
+/// surplus hashes, which rs_merkle would ignore, is rejected.
+fn proof_len(mut index: usize, mut count: usize) -> usize {
+    let mut len = 0;
+    while count > 1 {
+        if index ^ 1 < count {
+            len += 1;
+        }
+        index /= 2;
+        count = count.div_ceil(2);
+    }
+    len
+}
+
 /// The message ML-DSA-65 signs for a batch.
 pub fn batch_message(chain_id: u64, batch_id: u64, leaf_count: u32, root: B256) -> Vec<u8> {
     let mut out = Vec::with_capacity(26 + 8 + 8 + 4 + 32);
@@ -203,6 +218,16 @@ impl SignedPreconfirmation {
             .ok()
             .filter(|i| *i < leaf_count)
             .ok_or_else(|| PreconfError::invalid("batch.leafIndex", "not below leafCount"))?;
+        let expected = proof_len(leaf_index, leaf_count);
+        if batch.proof.len() != expected {
+            return Err(PreconfError::invalid(
+                "batch proof",
+                format!(
+                    "{} hashes for leaf {leaf_index} of {leaf_count}, expected {expected}",
+                    batch.proof.len()
+                ),
+            ));
+        }
         let proof = MerkleProof::<Keccak256>::new(batch.proof.iter().map(|h| h.0).collect());
         if !proof.verify(batch.root.0, &[leaf_index], &[hash.0], leaf_count) {
             return Err(PreconfError::invalid(
@@ -227,5 +252,29 @@ impl SignedPreconfirmation {
             )
         })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rs_merkle::MerkleTree;
+
+    #[test]
+    fn expected_proof_length_matches_rs_merkle_for_every_leaf() {
+        for count in 1..70usize {
+            let leaves: Vec<[u8; 32]> = (0..count).map(|i| keccak256(i.to_be_bytes()).0).collect();
+            let tree = MerkleTree::<Keccak256>::from_leaves(&leaves);
+            for (index, leaf) in leaves.iter().enumerate() {
+                let proof = tree.proof(&[index]);
+                assert_eq!(
+                    proof.proof_hashes().len(),
+                    proof_len(index, count),
+                    "{index}/{count}"
+                );
+                let root = tree.root().expect("root");
+                assert!(proof.verify(root, &[index], &[*leaf], count));
+            }
+        }
     }
 }

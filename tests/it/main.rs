@@ -10,4 +10,5 @@ mod logs;
 mod node;
 mod openrpc_schema;
 mod payload;
+mod preconf;
 mod rpc_compat;
