@@ -26,7 +26,7 @@ use crate::{
     rpc::{
         RpcModules,
         debug::DebugRpc,
-        eth::{EthFilterRpc, EthPubSubRpc, EthRpc},
+        eth::{EthFilterRpc, EthPubSubRpc, EthRpc, EthSendSyncRpc},
         hb::HbRpc,
         net::NetRpc,
         start_servers,
@@ -121,6 +121,10 @@ impl NodeCommand {
             eth: EthRpc::new(engine.clone(), pool.clone(), self.rpc.gas_cap),
             eth_filter: EthFilterRpc::new(engine.clone(), pool.clone()),
             eth_pubsub: EthPubSubRpc::new(engine.clone(), pool.clone()),
+            eth_send_sync: EthSendSyncRpc::new(
+                EthRpc::new(engine.clone(), pool.clone(), self.rpc.gas_cap),
+                engine.clone(),
+            ),
             net: NetRpc::new(spec.chain_id),
             txpool: TxpoolRpc::new(pool.clone()),
             debug: DebugRpc::new(engine.clone()),

@@ -457,3 +457,44 @@ async fn preconfirmations_stream_over_the_ws_subscription() {
         .await;
     assert!(bad.is_err(), "unknown kinds are refused");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_raw_transaction_sync_returns_the_receipt_or_times_out_with_code_4() {
+    use alloy_rpc_types_eth::TransactionReceipt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(dir.path(), &["--dev", "--dev.block-time", "200ms"]);
+    let client = node.client();
+    let raw = raw_transfer(0, 0, Address::repeat_byte(5), 3);
+    let receipt: TransactionReceipt = client
+        .request("eth_sendRawTransactionSync", rpc_params![raw.clone()])
+        .await
+        .expect("receipt");
+    assert!(receipt.status());
+    assert_eq!(receipt.transaction_hash, alloy_primitives::keccak256(&raw));
+    let out_of_range = client
+        .request::<Value, _>(
+            "eth_sendRawTransactionSync",
+            rpc_params![raw_transfer(0, 1, Address::repeat_byte(5), 3), U64::ZERO],
+        )
+        .await
+        .expect_err("zero timeout refused");
+    assert!(
+        out_of_range.to_string().contains("out of range"),
+        "{out_of_range}"
+    );
+    // A nonce gap is pooled but never mined: the wait ends with code 4 and the hash.
+    let gapped = raw_transfer(0, 9, Address::repeat_byte(5), 3);
+    let timeout = client
+        .request::<Value, _>(
+            "eth_sendRawTransactionSync",
+            rpc_params![gapped.clone(), U64::from(300)],
+        )
+        .await
+        .expect_err("times out");
+    let jsonrpsee::core::ClientError::Call(error) = timeout else {
+        panic!("expected a call error, got {timeout}");
+    };
+    assert_eq!(error.code(), 4);
+    let data: B256 = serde_json::from_str(error.data().expect("hash as data").get()).expect("hash");
+    assert_eq!(data, alloy_primitives::keccak256(&gapped));
+}
