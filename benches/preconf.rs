@@ -84,7 +84,10 @@ async fn main() {
         .split(',')
         .filter_map(|r| r.trim().parse().ok())
         .collect();
-    let binary = env!("CARGO_BIN_EXE_hauptbuch-reth");
+    // `HB_BIN` overrides the node binary (e.g. a copy, when other builds share the target dir).
+    let binary =
+        std::env::var("HB_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_hauptbuch-reth").into());
+    let binary = binary.as_str();
     let dir = tempfile::tempdir().expect("tempdir");
 
     let senders: Vec<PrivateKeySigner> = (0..senders_count as u64)
@@ -104,18 +107,20 @@ async fn main() {
     let genesis_path = dir.path().join("genesis.json");
     std::fs::write(&genesis_path, genesis.to_string()).expect("write genesis");
 
-    let mut child = Command::new(binary)
-        .args(["node", "--dev", "--dev.block-time", "1s", "--http"])
-        .args(["--http.port", "0", "--http.api", "eth,hb"])
-        .args(["--rpc.max-connections", "2000", "--log.filter", "warn"])
-        .arg("--chain")
-        .arg(&genesis_path)
-        .arg("--datadir")
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start node");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut child = NodeGuard(
+        Command::new(binary)
+            .args(["node", "--dev", "--dev.block-time", "1s", "--http"])
+            .args(["--http.port", "0", "--http.api", "eth,hb"])
+            .args(["--rpc.max-connections", "2000", "--log.filter", "warn"])
+            .arg("--chain")
+            .arg(&genesis_path)
+            .arg("--datadir")
+            .arg(dir.path().join("data"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start node"),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
     let http = loop {
         let line = lines
             .next()
@@ -196,6 +201,15 @@ async fn main() {
         "closed loop, {CLOSED_LOOP_CLIENTS} clients: {done} preconfirmations in {elapsed:.2?} = {:.0}/s (of {count} available)",
         done as f64 / elapsed.as_secs_f64()
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
+}
+
+/// Kills the node however the generator ends (a panic included), so no orphan keeps running.
+struct NodeGuard(std::process::Child);
+
+impl Drop for NodeGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
