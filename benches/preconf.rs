@@ -137,15 +137,22 @@ async fn main() {
             .expect("client"),
     );
 
-    let mut nonce = 0u64;
+    // Next nonce per sender: a phase uses the first senders, each at its next nonce.
+    let mut nonces = vec![0u64; senders.len()];
     for &rate in &rates {
         let count = (rate as u64 * seconds) as usize;
         assert!(
             count <= senders.len(),
             "raise HB_PRECONF_SENDERS to {count}"
         );
-        let txs: Vec<Bytes> = senders[..count].iter().map(|s| sign(s, nonce)).collect();
-        nonce += 1;
+        let txs: Vec<Bytes> = senders[..count]
+            .iter()
+            .zip(nonces.iter_mut())
+            .map(|(s, n)| {
+                *n += 1;
+                sign(s, *n - 1)
+            })
+            .collect();
         let started = Instant::now();
         let mut tasks = Vec::with_capacity(count);
         let per_ms = rate as f64 / 1000.0;
@@ -173,7 +180,11 @@ async fn main() {
     }
 
     let count = senders.len();
-    let txs: Vec<Bytes> = senders.iter().map(|s| sign(s, nonce)).collect();
+    let txs: Vec<Bytes> = senders
+        .iter()
+        .zip(&nonces)
+        .map(|(s, n)| sign(s, *n))
+        .collect();
     let queue = Arc::new(std::sync::Mutex::new(txs.into_iter()));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
