@@ -335,6 +335,15 @@ async fn a_preconfirmation_survives_sigkill_before_its_block_and_is_honoured_aft
     // Long block time: the promised block cannot be sealed before the kill.
     let node = NodeProcess::start(&datadir, &["--dev", "--dev.block-time", "30s"]);
     let client = node.client();
+    // The producer builds block 1 at once on start; promise positions in block 2, 30 s away.
+    eventually("block 1", || async {
+        let number: U64 = client
+            .request("eth_blockNumber", rpc_params![])
+            .await
+            .expect("blockNumber");
+        (number >= U64::from(1)).then_some(())
+    })
+    .await;
     let mut issued = Vec::new();
     for nonce in 0..3 {
         issued.push(preconfirm(&client, raw_transfer(2, nonce, Address::repeat_byte(3), 7)).await);
