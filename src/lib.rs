@@ -10,6 +10,7 @@ pub mod engine;
 pub mod execution;
 pub mod import;
 pub mod node;
+pub mod preconf;
 pub mod rpc;
 pub mod storage;
 pub mod trie;

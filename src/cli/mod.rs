@@ -1,5 +1,5 @@
 //! Command line interface, reth-style: `node`, `init`, `import`, `dump-genesis`, `db stats`,
-//! `da-server`, `derive`, `keygen`, `fraud-proof`.
+//! `da-server`, `derive`, `keygen`, `fraud-proof`, `preconf verify`.
 
 mod da_server;
 mod db;
@@ -9,6 +9,7 @@ mod fraud_proof;
 mod import;
 mod init;
 mod keygen;
+mod preconf;
 
 use crate::chainspec::ChainSpec;
 use clap::{Args, Parser, Subcommand};
@@ -56,6 +57,8 @@ pub enum Command {
     Keygen(keygen::KeygenCommand),
     /// Check output roots by stateless re-execution; verify fraud proof files.
     FraudProof(fraud_proof::FraudProofCommand),
+    /// Preconfirmation tools (offline verifier).
+    Preconf(preconf::PreconfCommand),
 }
 
 /// `--chain`.
@@ -108,6 +111,7 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
         Command::Derive(cmd) => cmd.run(),
         Command::Keygen(cmd) => cmd.run(),
         Command::FraudProof(cmd) => cmd.run(),
+        Command::Preconf(cmd) => cmd.run(),
     }
 }
 

@@ -16,6 +16,7 @@ use super::{ConsensusBlock, Digest, PublicKey, Scheme, ValidatorSet, block::dige
 use crate::{
     engine::{Engine, EngineError},
     execution::{BlockAttributes, ExecutionError},
+    preconf::Preconfer,
     txpool::TxPool,
 };
 use alloy_consensus::{Block, TxEnvelope};
@@ -41,10 +42,12 @@ const EXTRA_DATA: &[u8] = b"hauptbuch";
 const SEEN_CAPACITY: usize = 1024;
 
 /// The simplex application over the engine and the pool.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ChainApplication {
     engine: Engine,
     pool: TxPool,
+    /// Promised positions this node's blocks honour (`--dev` preconfirmations).
+    preconf: Option<Preconfer>,
     validators: Arc<ValidatorSet>,
     block_time: Duration,
     /// When this node built or verified each recent block: a proposal waits until its parent is
@@ -63,6 +66,7 @@ impl ChainApplication {
         Self {
             engine,
             pool,
+            preconf: None,
             validators,
             block_time,
             seen: Default::default(),
@@ -76,6 +80,12 @@ impl ChainApplication {
         } else {
             parent + 1
         }
+    }
+
+    /// Builds blocks that honour `preconf`'s promises.
+    pub fn with_preconf(mut self, preconf: Option<Preconfer>) -> Self {
+        self.preconf = preconf;
+        self
     }
 
     fn mark_seen(&self, hash: B256, at: SystemTime) {
@@ -221,21 +231,31 @@ impl ChainApplication {
             withdrawals: Default::default(),
             parent_beacon_block_root: Some(B256::ZERO),
         };
-        // Transactions already in pending ancestors are not taken again.
+        // Promised transactions of this block first (preconfirmations), then the pool in
+        // arrival order; transactions already in pending ancestors are not taken again.
         let included = self.pending_transactions(parent_hash)?;
-        let transactions: Vec<_> = self
-            .pool
-            .best_transactions(MAX_TXS_PER_BLOCK + included.len())
-            .into_iter()
-            .filter(|tx| !included.contains(tx.inner().tx_hash()))
-            .take(MAX_TXS_PER_BLOCK)
-            .collect();
-        let engine = self.engine.clone();
+        let number = parent_header.number + 1;
+        let (engine, pool, preconf) =
+            (self.engine.clone(), self.pool.clone(), self.preconf.clone());
         let built = blocking(&context, move || {
-            engine.build_payload_on(parent_hash, attributes, transactions)
+            let candidates = match &preconf {
+                Some(preconf) => {
+                    preconf.transactions_for_block(number, MAX_TXS_PER_BLOCK + included.len())
+                }
+                None => pool.best_transactions(MAX_TXS_PER_BLOCK + included.len()),
+            };
+            let transactions: Vec<_> = candidates
+                .into_iter()
+                .filter(|tx| !included.contains(tx.inner().tx_hash()))
+                .take(MAX_TXS_PER_BLOCK)
+                .collect();
+            engine
+                .build_payload_on(parent_hash, attributes, transactions)
+                .map(|built| (built, included.is_empty()))
         })
         .await??;
-        if !built.rejected.is_empty() && included.is_empty() {
+        let (built, on_head) = built;
+        if !built.rejected.is_empty() && on_head {
             // Built on the committed head: the rejections are against final state.
             let hashes: Vec<B256> = built.rejected.iter().map(|(hash, _)| *hash).collect();
             self.pool.remove(&hashes);
@@ -320,6 +340,16 @@ impl ChainApplication {
             }
             Err(err) => Err(err),
         }
+    }
+}
+
+impl std::fmt::Debug for ChainApplication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainApplication")
+            .field("validators", &self.validators.len())
+            .field("block_time", &self.block_time)
+            .field("preconf", &self.preconf.is_some())
+            .finish_non_exhaustive()
     }
 }
 

@@ -116,7 +116,7 @@ pub fn max_message_size(participants: u32) -> u32 {
 }
 
 /// Settings of one validator.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ValidatorConfig {
     /// This validator's key.
     pub key: PrivateKey,
@@ -128,6 +128,19 @@ pub struct ValidatorConfig {
     pub block_time: Duration,
     /// Prefix of the storage partitions (unique per node when several share a runtime).
     pub partition_prefix: String,
+    /// The preconfirmation issuer whose promises this validator's blocks honour.
+    pub preconf: Option<crate::preconf::Preconfer>,
+}
+
+impl std::fmt::Debug for ValidatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidatorConfig")
+            .field("validators", &self.validators.len())
+            .field("block_time", &self.block_time)
+            .field("partition_prefix", &self.partition_prefix)
+            .field("preconf", &self.preconf.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ValidatorConfig {
@@ -332,7 +345,8 @@ where
     });
 
     let application =
-        ChainApplication::new(engine, pool, config.validators.clone(), config.block_time);
+        ChainApplication::new(engine, pool, config.validators.clone(), config.block_time)
+            .with_preconf(config.preconf.clone());
     let inline = Inline::new(context.child("inline"), application, mailbox, epocher);
     let leader_timeout = config.leader_timeout();
     let simplex = simplex::Engine::new(

@@ -25,6 +25,8 @@ pub struct NodeCommand {
     pub(crate) da: DaArgs,
     #[command(flatten)]
     pub(crate) consensus: ConsensusArgs,
+    #[command(flatten)]
+    pub(crate) preconf: PreconfArgs,
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9001).
     #[arg(long = "metrics", value_name = "ADDR")]
     pub(crate) metrics: Option<SocketAddr>,
@@ -134,6 +136,23 @@ pub fn read_auth_token(path: Option<&std::path::Path>) -> eyre::Result<Option<St
     let token = std::fs::read_to_string(path)
         .wrap_err_with(|| format!("cannot read --da.auth-token-file {}", path.display()))?;
     Ok(Some(token.trim().to_string()))
+}
+
+/// Preconfirmation flags.
+#[derive(Debug, Clone, Args)]
+pub struct PreconfArgs {
+    /// Do not issue preconfirmations (`hb_sendPreconfTransaction` then errors).
+    #[arg(id = "preconf.disable", long = "preconf.disable")]
+    pub disable: bool,
+    /// Issuer key file; created (mode 0600) if missing. Default: `<datadir>/preconf.key`.
+    #[arg(id = "preconf.key", long = "preconf.key", value_name = "FILE")]
+    pub key: Option<std::path::PathBuf>,
+    /// How long a promise holds if its block is not sealed (then `expired`).
+    #[arg(id = "preconf.ttl", long = "preconf.ttl", default_value = "60s", value_parser = parse_duration)]
+    pub ttl: Duration,
+    /// Test-only fault injection: the builder withholds promised transactions (debug builds).
+    #[arg(long = "preconf.dev-break-promises", hide = true)]
+    pub break_promises: bool,
 }
 
 /// Transaction pool limits.

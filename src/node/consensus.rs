@@ -144,6 +144,7 @@ pub(super) async fn start(
     role: ValidatorRole,
     engine: Engine,
     pool: TxPool,
+    preconf: Option<crate::preconf::Preconfer>,
 ) -> eyre::Result<ValidatorHandles> {
     let ValidatorRole {
         key,
@@ -218,6 +219,7 @@ pub(super) async fn start(
         namespace: consensus::namespace(&spec),
         block_time,
         partition_prefix: "node".into(),
+        preconf,
     };
     consensus::start_validator(
         context.child("consensus"),

@@ -25,7 +25,7 @@ mod metrics;
 mod pool;
 
 pub use args::{
-    Bootnode, ConsensusArgs, DaArgs, DevArgs, NodeCommand, PoolArgs, parse_bootnode,
+    Bootnode, ConsensusArgs, DaArgs, DevArgs, NodeCommand, PoolArgs, PreconfArgs, parse_bootnode,
     parse_duration, read_auth_token,
 };
 pub(crate) use metrics::record_block;
@@ -35,7 +35,7 @@ use crate::{
     rpc::{
         RpcModules,
         debug::DebugRpc,
-        eth::{EthFilterRpc, EthPubSubRpc, EthRpc},
+        eth::{EthFilterRpc, EthPubSubRpc, EthRpc, EthSendSyncRpc},
         hb::HbRpc,
         net::NetRpc,
         start_servers,
@@ -122,6 +122,15 @@ impl NodeCommand {
             &cancel,
         )
         .await?;
+        // Preconfirmations need this node to build the promised blocks: the one validator of
+        // `--dev` (on a multi-validator network the issuer would have to be the leader).
+        let preconf = if self.dev.dev && !self.preconf.disable {
+            let (preconf, issuer) = preconf_issuer(&self.preconf, &datadir, &engine, &pool)?;
+            tasks.spawn(issuer.run(cancel.child_token()));
+            Some(preconf)
+        } else {
+            None
+        };
         let validator = match role {
             consensus::Role::Validator(role) => Some(
                 consensus::start(
@@ -131,6 +140,7 @@ impl NodeCommand {
                     *role,
                     engine.clone(),
                     pool.clone(),
+                    preconf.clone(),
                 )
                 .await?,
             ),
@@ -141,10 +151,19 @@ impl NodeCommand {
             eth: EthRpc::new(engine.clone(), pool.clone(), self.rpc.gas_cap),
             eth_filter: EthFilterRpc::new(engine.clone(), pool.clone()),
             eth_pubsub: EthPubSubRpc::new(engine.clone(), pool.clone()),
+            eth_send_sync: EthSendSyncRpc::new(
+                EthRpc::new(engine.clone(), pool.clone(), self.rpc.gas_cap),
+                engine.clone(),
+            ),
             net: NetRpc::new(spec.chain_id),
             txpool: TxpoolRpc::new(pool.clone()),
             debug: DebugRpc::new(engine.clone()),
-            hb: HbRpc::new(engine.clone(), da.da_dir.clone()),
+            hb: match &preconf {
+                Some(preconf) => {
+                    HbRpc::new(engine.clone(), da.da_dir.clone()).with_preconf(preconf.clone())
+                }
+                None => HbRpc::new(engine.clone(), da.da_dir.clone()),
+            },
             hb_withdrawals: crate::withdrawals::rpc::WithdrawalsRpc::new(engine.clone()),
         };
         let handles = start_servers(&self.rpc, &modules).await?;
@@ -203,6 +222,33 @@ impl NodeCommand {
         tracing::info!(saved, "pool saved; bye");
         Ok(())
     }
+}
+
+/// Opens the preconfirmation keys and store and the issuer over them.
+fn preconf_issuer(
+    args: &PreconfArgs,
+    datadir: &std::path::Path,
+    engine: &Engine,
+    pool: &TxPool,
+) -> eyre::Result<(crate::preconf::Preconfer, crate::preconf::IssuerTask)> {
+    use crate::preconf::{IssuerKeys, PreconfConfig, PreconfStore, Preconfer, keys::KEY_FILE};
+    let key_path = args.key.clone().unwrap_or_else(|| datadir.join(KEY_FILE));
+    let keys = IssuerKeys::load_or_create(&key_path, true)?;
+    let store = PreconfStore::open(datadir)?;
+    let config = PreconfConfig {
+        ttl: args.ttl,
+        break_promises: args.break_promises,
+    };
+    if args.break_promises {
+        tracing::warn!("--preconf.dev-break-promises: promises will be broken (debug builds)");
+    }
+    Ok(Preconfer::new(
+        keys,
+        store,
+        engine.clone(),
+        pool.clone(),
+        config,
+    )?)
 }
 
 /// The pool's view of the next block.

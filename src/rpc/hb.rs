@@ -3,11 +3,15 @@
 
 use crate::{
     engine::Engine,
+    preconf::{
+        Preconfer, SignedPreconfirmation, inclusion::InclusionProof, rpc as preconf_rpc,
+        rpc::CapabilitiesJson, status::PreconfStatusJson,
+    },
     rpc::error::{RpcError, RpcResult},
 };
-use alloy_primitives::{B256, U64};
+use alloy_primitives::{B256, Bytes, U64};
 use hauptbuch_exex::celestia::DaLog;
-use jsonrpsee::proc_macros::rpc;
+use jsonrpsee::{PendingSubscriptionSink, core::SubscriptionResult, proc_macros::rpc};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -50,6 +54,26 @@ pub trait HbApi {
     /// Soft head, firm head, pending blobs, last DA height and lag.
     #[method(name = "daStatus")]
     fn da_status(&self) -> RpcResult<DaStatusJson>;
+
+    // Preconfirmations: implemented in `crate::preconf::rpc`, documented in docs/rpc.md.
+    /// Version, chain id, features, preconfirmation keys and algorithms.
+    #[method(name = "capabilities")]
+    fn capabilities(&self) -> RpcResult<CapabilitiesJson>;
+    /// Validates a raw transaction through the pool and returns its signed preconfirmation.
+    #[method(name = "sendPreconfTransaction")]
+    async fn send_preconf_transaction(&self, raw: Bytes) -> RpcResult<SignedPreconfirmation>;
+    /// The preconfirmation of a transaction.
+    #[method(name = "getPreconfirmation")]
+    fn get_preconfirmation(&self, hash: B256) -> RpcResult<Option<SignedPreconfirmation>>;
+    /// preconfirmed, soft, firm, expired or violated.
+    #[method(name = "preconfStatus")]
+    fn preconf_status(&self, hash: B256) -> RpcResult<Option<PreconfStatusJson>>;
+    /// MPT proof of the promised (or mined) position against the block's transactions root.
+    #[method(name = "getInclusionProof")]
+    fn get_inclusion_proof(&self, hash: B256) -> RpcResult<Option<InclusionProof>>;
+    /// `hb_subscribe("preconfirmations")`: preconfirmations as they are issued (WS).
+    #[subscription(name = "subscribe" => "subscription", unsubscribe = "unsubscribe", item = SignedPreconfirmation)]
+    async fn subscribe(&self, kind: String) -> SubscriptionResult;
 }
 
 /// `hb_` implementation.
@@ -58,16 +82,64 @@ pub struct HbRpc {
     engine: Engine,
     /// Directory of the DA ExEx's submission log, when DA posting is on.
     da_dir: Option<PathBuf>,
+    /// The preconfirmation issuer, when this node issues them.
+    preconf: Option<Preconfer>,
 }
 
 impl HbRpc {
     /// Creates the namespace; `da_dir` is `None` when the node posts nothing.
     pub const fn new(engine: Engine, da_dir: Option<PathBuf>) -> Self {
-        Self { engine, da_dir }
+        Self {
+            engine,
+            da_dir,
+            preconf: None,
+        }
+    }
+
+    /// Serves the preconfirmation methods from `preconf`.
+    pub fn with_preconf(mut self, preconf: Preconfer) -> Self {
+        self.preconf = Some(preconf);
+        self
     }
 }
 
+#[jsonrpsee::core::async_trait]
 impl HbApiServer for HbRpc {
+    fn capabilities(&self) -> RpcResult<CapabilitiesJson> {
+        let chain_id = self.engine.spec().chain_id;
+        let da = self.da_dir.is_some();
+        Ok(preconf_rpc::capabilities(
+            chain_id,
+            self.preconf.as_ref(),
+            da,
+        ))
+    }
+
+    async fn send_preconf_transaction(&self, raw: Bytes) -> RpcResult<SignedPreconfirmation> {
+        preconf_rpc::send(self.preconf.as_ref(), raw).await
+    }
+
+    fn get_preconfirmation(&self, hash: B256) -> RpcResult<Option<SignedPreconfirmation>> {
+        preconf_rpc::get(self.preconf.as_ref(), hash)
+    }
+
+    fn preconf_status(&self, hash: B256) -> RpcResult<Option<PreconfStatusJson>> {
+        preconf_rpc::status(self.preconf.as_ref(), hash)
+    }
+
+    fn get_inclusion_proof(&self, hash: B256) -> RpcResult<Option<InclusionProof>> {
+        let da_dir = self.da_dir.as_deref();
+        preconf_rpc::inclusion_proof(self.preconf.as_ref(), hash, da_dir)
+    }
+
+    async fn subscribe(
+        &self,
+        pending: PendingSubscriptionSink,
+        kind: String,
+    ) -> SubscriptionResult {
+        preconf_rpc::subscribe(self.preconf.as_ref(), pending, kind).await
+    }
+
     fn da_status(&self) -> RpcResult<DaStatusJson> {
         let forkchoice = self.engine.forkchoice().map_err(RpcError::internal)?;
         let reference = |b: crate::engine::BlockRef| BlockRefJson {

@@ -5,6 +5,7 @@ use super::{
     debug::{DebugApiServer, DebugRpc},
     eth::{
         EthApiServer, EthFilterApiServer, EthFilterRpc, EthPubSubApiServer, EthPubSubRpc, EthRpc,
+        EthSendSyncApiServer, EthSendSyncRpc,
     },
     hb::{HbApiServer, HbRpc},
     net::{NetApiServer, NetRpc},
@@ -99,6 +100,8 @@ pub struct RpcModules {
     pub eth_filter: EthFilterRpc,
     /// `eth_` subscriptions (WS only; jsonrpsee refuses them over HTTP).
     pub eth_pubsub: EthPubSubRpc,
+    /// `eth_sendRawTransactionSync` (EIP-7966).
+    pub eth_send_sync: EthSendSyncRpc,
     /// `net_`.
     pub net: NetRpc,
     /// `txpool_`.
@@ -120,7 +123,8 @@ impl RpcModules {
                 "eth" => module
                     .merge(self.eth.clone().into_rpc())
                     .and_then(|()| module.merge(self.eth_filter.clone().into_rpc()))
-                    .and_then(|()| module.merge(self.eth_pubsub.clone().into_rpc())),
+                    .and_then(|()| module.merge(self.eth_pubsub.clone().into_rpc()))
+                    .and_then(|()| module.merge(self.eth_send_sync.clone().into_rpc())),
                 "net" => module.merge(self.net.into_rpc()),
                 "web3" => module.merge(Web3Rpc.into_rpc()),
                 "txpool" => module.merge(self.txpool.clone().into_rpc()),

@@ -132,6 +132,7 @@ impl Cluster {
             namespace: consensus::namespace(node.engine.spec()),
             block_time: BLOCK_TIME,
             partition_prefix: format!("validator-{index}"),
+            preconf: None,
         };
         let handles = consensus::start_validator(
             self.context

@@ -13,6 +13,7 @@ mod network;
 mod node;
 mod openrpc_schema;
 mod payload;
+mod preconf;
 mod rpc_compat;
 mod withdrawals;
 mod witness;

@@ -78,7 +78,14 @@ impl DaServer {
         let addr = format!("127.0.0.1:{}", free_port());
         let datadir = dir.join("da");
         let child = Command::new(binary())
-            .args(["da-server", "--addr", &addr, "--block-time", "200ms", "--datadir"])
+            .args([
+                "da-server",
+                "--addr",
+                &addr,
+                "--block-time",
+                "200ms",
+                "--datadir",
+            ])
             .arg(&datadir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -53,7 +53,11 @@ impl NodeProcess {
             .arg(datadir)
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(if std::env::var("HB_NODE_LOGS").is_ok() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("spawn node");
         let stdout = child.stdout.take().expect("stdout");

@@ -9,6 +9,7 @@ mod fees;
 mod filter;
 mod proof;
 mod pubsub;
+mod send_sync;
 
 pub use api::EthRpc;
 pub use filter::{
@@ -16,6 +17,7 @@ pub use filter::{
     MAX_LOGS_PER_RESPONSE,
 };
 pub use pubsub::{EthPubSubApiServer, EthPubSubRpc, SEND_TIMEOUT};
+pub use send_sync::{EthSendSyncApiServer, EthSendSyncRpc};
 
 use crate::rpc::error::RpcResult;
 use alloy_eips::{BlockId, BlockNumberOrTag};

@@ -1,0 +1,226 @@
+//! Load generator for `hb_sendPreconfTransaction`: latency at fixed request rates, and the
+//! sustained preconfirmation rate.
+//!
+//! Run with `cargo bench --bench preconf`. It writes a genesis that funds `HB_PRECONF_SENDERS`
+//! fresh accounts (default 15,000) on top of the devnet's, starts the release node binary with
+//! `--dev` on ephemeral ports, and pre-signs one transfer per sender per phase (nonce = phase), so
+//! that every request is independent of the others (distinct senders need no ordering). Then:
+//!
+//! - **open loop** at each rate of `HB_PRECONF_RATES` (default `1000,2000,5000` req/s) for
+//!   `HB_PRECONF_SECONDS` (default 3): a scheduler starts requests on a fixed timetable
+//!   (every millisecond, `rate / 1000` of them), whether or not earlier ones have answered.
+//!   Latency is from the scheduled start to the answer (so queueing delay counts), p50/p99/max.
+//! - **closed loop**: 64 concurrent clients send back to back for the same duration; the
+//!   preconfirmations answered per second is the sustained rate.
+//!
+//! Every answer is checked to be a preconfirmation (no error). The generator runs on the same
+//! machine as the node and competes with it for the CPU.
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::Encodable2718;
+use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use jsonrpsee::{
+    core::client::ClientT,
+    http_client::{HttpClient, HttpClientBuilder},
+    rpc_params,
+};
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+const CHAIN_ID: u64 = 31_337_420;
+/// Concurrent clients of the closed-loop phase.
+const CLOSED_LOOP_CLIENTS: usize = 64;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn sign(signer: &PrivateKeySigner, nonce: u64) -> Bytes {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(Address::with_last_byte(0x42)),
+        value: U256::from(1),
+        ..Default::default()
+    };
+    let signature = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    TxEnvelope::from(tx.into_signed(signature))
+        .encoded_2718()
+        .into()
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * p) as usize)
+        .copied()
+        .unwrap_or_default()
+}
+
+async fn preconfirm(client: &HttpClient, raw: Bytes) {
+    let answer: serde_json::Value = client
+        .request("hb_sendPreconfTransaction", rpc_params![raw])
+        .await
+        .expect("preconfirmation");
+    assert!(answer["signature"].is_string(), "{answer}");
+}
+
+#[tokio::main]
+async fn main() {
+    let senders_count: usize = env_or("HB_PRECONF_SENDERS", 15_000);
+    let seconds: u64 = env_or("HB_PRECONF_SECONDS", 3);
+    let rates: Vec<usize> = env_or("HB_PRECONF_RATES", "1000,2000,5000".to_string())
+        .split(',')
+        .filter_map(|r| r.trim().parse().ok())
+        .collect();
+    // `HB_BIN` overrides the node binary (e.g. a copy, when other builds share the target dir).
+    let binary =
+        std::env::var("HB_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_hauptbuch-reth").into());
+    let binary = binary.as_str();
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let senders: Vec<PrivateKeySigner> = (0..senders_count as u64)
+        .map(|i| {
+            PrivateKeySigner::from_bytes(&keccak256(format!("preconf-bench-{i}"))).expect("key")
+        })
+        .collect();
+    let genesis = Command::new(binary)
+        .args(["dump-genesis", "--chain", "devnet"])
+        .output()
+        .expect("dump-genesis");
+    let mut genesis: serde_json::Value = serde_json::from_slice(&genesis.stdout).expect("genesis");
+    for signer in &senders {
+        genesis["alloc"][signer.address().to_string()] =
+            serde_json::json!({ "balance": "0xd3c21bcecceda1000000" });
+    }
+    let genesis_path = dir.path().join("genesis.json");
+    std::fs::write(&genesis_path, genesis.to_string()).expect("write genesis");
+
+    let mut child = NodeGuard(
+        Command::new(binary)
+            .args(["node", "--dev", "--dev.block-time", "1s", "--http"])
+            .args(["--http.port", "0", "--http.api", "eth,hb"])
+            .args(["--rpc.max-connections", "2000", "--log.filter", "warn"])
+            .arg("--chain")
+            .arg(&genesis_path)
+            .arg("--datadir")
+            .arg(dir.path().join("data"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start node"),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
+    let http = loop {
+        let line = lines
+            .next()
+            .expect("node prints its address")
+            .expect("read");
+        if line.starts_with("http://") {
+            break line;
+        }
+    };
+    let client = Arc::new(
+        HttpClientBuilder::default()
+            .max_concurrent_requests(4096)
+            .build(&http)
+            .expect("client"),
+    );
+
+    // Next nonce per sender: a phase uses the first senders, each at its next nonce.
+    let mut nonces = vec![0u64; senders.len()];
+    for &rate in &rates {
+        let count = (rate as u64 * seconds) as usize;
+        assert!(
+            count <= senders.len(),
+            "raise HB_PRECONF_SENDERS to {count}"
+        );
+        let txs: Vec<Bytes> = senders[..count]
+            .iter()
+            .zip(nonces.iter_mut())
+            .map(|(s, n)| {
+                *n += 1;
+                sign(s, *n - 1)
+            })
+            .collect();
+        let started = Instant::now();
+        let mut tasks = Vec::with_capacity(count);
+        let per_ms = rate as f64 / 1000.0;
+        for (i, raw) in txs.into_iter().enumerate() {
+            let due = started + Duration::from_secs_f64(i as f64 / per_ms / 1000.0);
+            tokio::time::sleep_until(due.into()).await;
+            let client = client.clone();
+            tasks.push(tokio::spawn(async move {
+                preconfirm(&client, raw).await;
+                due.elapsed()
+            }));
+        }
+        let mut latencies = Vec::with_capacity(count);
+        for task in tasks {
+            latencies.push(task.await.expect("request"));
+        }
+        let elapsed = started.elapsed();
+        latencies.sort();
+        println!(
+            "open loop {rate:>5} req/s: {count} preconfirmations in {elapsed:.2?}; latency p50 {:.2?} p99 {:.2?} max {:.2?}",
+            pct(&latencies, 0.5),
+            pct(&latencies, 0.99),
+            pct(&latencies, 1.0),
+        );
+    }
+
+    let count = senders.len();
+    let txs: Vec<Bytes> = senders
+        .iter()
+        .zip(&nonces)
+        .map(|(s, n)| sign(s, *n))
+        .collect();
+    let queue = Arc::new(std::sync::Mutex::new(txs.into_iter()));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..CLOSED_LOOP_CLIENTS {
+        let (client, queue) = (client.clone(), queue.clone());
+        workers.push(tokio::spawn(async move {
+            let mut done = 0usize;
+            while Instant::now() < deadline {
+                let Some(raw) = queue.lock().expect("lock").next() else {
+                    break;
+                };
+                preconfirm(&client, raw).await;
+                done += 1;
+            }
+            done
+        }));
+    }
+    let mut done = 0;
+    for worker in workers {
+        done += worker.await.expect("worker");
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "closed loop, {CLOSED_LOOP_CLIENTS} clients: {done} preconfirmations in {elapsed:.2?} = {:.0}/s (of {count} available)",
+        done as f64 / elapsed.as_secs_f64()
+    );
+    drop(child);
+}
+
+/// Kills the node however the generator ends (a panic included), so no orphan keeps running.
+struct NodeGuard(std::process::Child);
+
+impl Drop for NodeGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,0 +1,106 @@
+//! `hauptbuch-reth preconf verify`: checks a preconfirmation offline.
+
+use crate::preconf::{
+    SignedPreconfirmation,
+    inclusion::InclusionProof,
+    types::IssuerKeysJson,
+    verify::{Verdict, parse, verify},
+};
+use clap::{Args, Subcommand};
+use eyre::WrapErr;
+use std::path::PathBuf;
+
+/// Preconfirmation tools.
+#[derive(Debug, Args)]
+pub struct PreconfCommand {
+    #[command(subcommand)]
+    command: PreconfSubcommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum PreconfSubcommand {
+    /// Verify a preconfirmation (the JSON `hb_sendPreconfTransaction`/`hb_getPreconfirmation`
+    /// returned): both signatures and the batch proof; with `--proof` (the JSON of
+    /// `hb_getInclusionProof`), whether the promise was honoured or violated.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The preconfirmation JSON file.
+    preconf: PathBuf,
+    /// Inclusion proof JSON of the promised position.
+    #[arg(long)]
+    proof: Option<PathBuf>,
+    /// `hb_capabilities` JSON (or its `keys` object) holding the trusted sequencer keys.
+    #[arg(long)]
+    keys: Option<PathBuf>,
+}
+
+fn read(path: &PathBuf, what: &str) -> eyre::Result<String> {
+    std::fs::read_to_string(path).wrap_err_with(|| format!("cannot read {what} {}", path.display()))
+}
+
+impl PreconfCommand {
+    /// Runs the subcommand; exits non-zero on invalid evidence and on a violated promise.
+    pub fn run(self) -> eyre::Result<()> {
+        let PreconfSubcommand::Verify(args) = self.command;
+        let preconf: SignedPreconfirmation =
+            parse("preconfirmation", &read(&args.preconf, "preconfirmation")?)?;
+        let proof: Option<InclusionProof> = match &args.proof {
+            Some(path) => Some(parse("inclusion proof", &read(path, "proof")?)?),
+            None => None,
+        };
+        let trusted: Option<IssuerKeysJson> = match &args.keys {
+            Some(path) => {
+                let text = read(path, "keys")?;
+                match parse::<IssuerKeysJson>("keys", &text) {
+                    Ok(keys) => Some(keys),
+                    Err(_) => {
+                        let caps: serde_json::Value = parse("keys", &text)?;
+                        let keys = caps.get("keys").cloned().ok_or_else(|| {
+                            eyre::eyre!("{}: neither keys nor hb_capabilities", path.display())
+                        })?;
+                        Some(parse("keys", &keys.to_string())?)
+                    }
+                }
+            }
+            None => None,
+        };
+        let verdict = verify(&preconf, proof.as_ref(), trusted.as_ref())?;
+        println!(
+            "signatures: valid (ed25519 {}, ML-DSA-65 batch {}{})",
+            preconf.issuer.ed25519,
+            preconf.batch.id,
+            if trusted.is_some() {
+                ", keys trusted"
+            } else {
+                ", keys not checked: pass --keys"
+            }
+        );
+        match verdict {
+            Verdict::Signed => {
+                println!(
+                    "promise: tx {} at block {} index {} (no proof given)",
+                    preconf.tx_hash, preconf.block_number, preconf.tx_index
+                );
+                Ok(())
+            }
+            Verdict::Honoured { block_hash } => {
+                println!(
+                    "honoured: tx {} is at block {} ({block_hash}) index {}",
+                    preconf.tx_hash, preconf.block_number, preconf.tx_index
+                );
+                Ok(())
+            }
+            Verdict::Violated { block_hash, found } => {
+                let found = found.map_or_else(|| "no transaction".to_string(), |h| h.to_string());
+                println!(
+                    "violated: block {} ({block_hash}) index {} holds {found}, promised {}",
+                    preconf.block_number, preconf.tx_index, preconf.tx_hash
+                );
+                eyre::bail!("the preconfirmation was violated")
+            }
+        }
+    }
+}

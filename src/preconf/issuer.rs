@@ -1,0 +1,589 @@
+//! The issuer: assigns positions first come, first served, signs, persists, then answers; and
+//! hands the block builder the promised transactions of a block.
+//!
+//! # Flow
+//!
+//! [`Preconfer::send`] validates the transaction through the pool (same errors as
+//! `eth_sendRawTransaction`), then queues it for the issuer task. The task takes everything
+//! queued (up to [`MAX_BATCH`]) as one *batch*: under the state lock it assigns positions in
+//! arrival order, signs each preconfirmation with ed25519 and the batch's Merkle root with
+//! ML-DSA-65, writes the batch in one fsync'd redb transaction, updates the in-memory promises and
+//! only then answers. While one batch is signed and committed the next one queues, so batches grow
+//! with load and latency stays about one commit.
+//!
+//! # Positions
+//!
+//! The open block starts at `head + 1`. Each promised transaction reserves its gas limit; when the
+//! next one would push the reserved gas past the block gas limit the open block moves to the next
+//! number. [`Preconfer::transactions_for_block`] *closes* a block: afterwards no position in it
+//! is issued, so the builder and the issuer never race (both hold the same lock).
+//!
+//! # Nonces
+//!
+//! The builder puts a block's promised transactions first, in promised order. A transaction is
+//! therefore preconfirmed only if its nonce is the sender's next one after the chain state and
+//! the sender's earlier preconfirmed transactions; otherwise (an earlier nonce waits in the pool
+//! unpromised) it is refused and removed from the pool again.
+//!
+//! # Invariants
+//!
+//! - Every preconfirmation returned is in the store; every stored promise for a block above the
+//!   head is in `promised` (rebuilt from the store on start) and given to the builder.
+//! - Positions of one block are gapless from 0 and hash-chained through `parent_hash`.
+//!
+//! # Assumptions
+//!
+//! - One issuer per chain (one node; with BFT, the leader). Balance is checked per transaction
+//!   by the pool, not cumulatively: a sender that cannot pay all its promised transactions makes
+//!   the builder reject one, and its promise (and those after it in the block) are then reported
+//!   `violated` — visible, never silent.
+
+use super::{
+    error::{PreconfError, Result},
+    keys::IssuerKeys,
+    merkle::Keccak256,
+    store::{PreconfStore, StoredBatch, StoredPreconf},
+    types::{BatchProof, Preconfirmation, SignedPreconfirmation, batch_message},
+};
+use crate::{engine::Engine, txpool::TxPool};
+use alloy_consensus::{
+    Transaction, TxEnvelope,
+    transaction::{Recovered, SignerRecoverable},
+};
+use alloy_eips::Decodable2718;
+use alloy_primitives::{
+    Address, B256, Bytes, U64,
+    map::{HashMap, HashSet},
+};
+use ed25519_dalek::Signer;
+use pqcrypto_mldsa::mldsa65;
+use pqcrypto_traits::sign::DetachedSignature as _;
+use rs_merkle::MerkleTree;
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// Most preconfirmations in one batch (one ML-DSA signature, one fsync): bounds the latency a
+/// burst adds to the last request of a batch.
+pub const MAX_BATCH: usize = 512;
+/// Queued requests before `hb_sendPreconfTransaction` callers wait for room.
+const QUEUE_CAPACITY: usize = 8192;
+/// Buffered preconfirmations per WS subscriber.
+const EVENTS_CAPACITY: usize = 4096;
+
+/// Issuer settings.
+#[derive(Debug, Clone)]
+pub struct PreconfConfig {
+    /// How long a promise stays valid if its block is not sealed.
+    pub ttl: Duration,
+    /// Test-only fault injection: withhold every block's promised transactions (honoured only in
+    /// debug builds).
+    pub break_promises: bool,
+}
+
+/// One promised transaction of an unsealed block.
+#[derive(Debug, Clone)]
+struct Promise {
+    tx: Recovered<TxEnvelope>,
+}
+
+/// Where the next position goes.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    block: u64,
+    index: u32,
+    gas: u64,
+    last_hash: B256,
+}
+
+impl Cursor {
+    const fn fresh(block: u64) -> Self {
+        Self {
+            block,
+            index: 0,
+            gas: 0,
+            last_hash: B256::ZERO,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    cursor: Cursor,
+    /// Highest block handed to the builder; no position at or below it is issued any more.
+    closed_through: u64,
+    /// Promised transactions of unsealed blocks, in promised order.
+    promised: BTreeMap<u64, Vec<Promise>>,
+    /// Next nonce per sender after its preconfirmed transactions.
+    next_nonce: HashMap<Address, u64>,
+    next_batch: u64,
+}
+
+struct Request {
+    tx: Recovered<TxEnvelope>,
+    raw: Bytes,
+    arrival_ms: u64,
+    reply: oneshot::Sender<Result<SignedPreconfirmation>>,
+}
+
+struct Inner {
+    chain_id: u64,
+    keys: IssuerKeys,
+    store: PreconfStore,
+    engine: Engine,
+    pool: TxPool,
+    config: PreconfConfig,
+    state: Mutex<State>,
+    queue: mpsc::Sender<Request>,
+    events: broadcast::Sender<Arc<SignedPreconfirmation>>,
+}
+
+/// Handle to the issuer. Cloning is cheap.
+#[derive(Clone)]
+pub struct Preconfer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Preconfer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preconfer")
+            .field("chain_id", &self.inner.chain_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The issuer task: run it (supervised) for [`Preconfer::send`] to make progress.
+pub struct IssuerTask {
+    preconfer: Preconfer,
+    queue: mpsc::Receiver<Request>,
+}
+
+impl std::fmt::Debug for IssuerTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerTask").finish_non_exhaustive()
+    }
+}
+
+pub(super) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn recover(raw: &[u8]) -> Result<Recovered<TxEnvelope>> {
+    let tx = TxEnvelope::decode_2718(&mut &raw[..])
+        .map_err(|e| PreconfError::Store(format!("stored transaction does not decode: {e}")))?;
+    tx.try_into_recovered()
+        .map_err(|e| PreconfError::Store(format!("stored transaction signature: {e}")))
+}
+
+impl Preconfer {
+    /// Opens the issuer over `store`, reloading the promises of blocks above the head (and
+    /// putting their transactions back in the pool, which a SIGKILL may have lost).
+    pub fn new(
+        keys: IssuerKeys,
+        store: PreconfStore,
+        engine: Engine,
+        pool: TxPool,
+        config: PreconfConfig,
+    ) -> Result<(Self, IssuerTask)> {
+        let head = engine
+            .head()
+            .map_err(|e| PreconfError::Store(e.to_string()))?
+            .number;
+        let mut state = State {
+            cursor: Cursor::fresh(head + 1),
+            closed_through: head,
+            promised: BTreeMap::new(),
+            next_nonce: HashMap::default(),
+            next_batch: store.next_batch_id()?,
+        };
+        let provider = engine.db().provider()?;
+        let reloaded = store.promised_from(head + 1)?;
+        for stored in &reloaded {
+            let tx = recover(&stored.raw)?;
+            let signed = &stored.signed;
+            let block = signed.block_number.to::<u64>();
+            if state.cursor.block != block {
+                state.cursor = Cursor::fresh(block);
+            }
+            state.cursor.index = signed.tx_index.to::<u32>() + 1;
+            state.cursor.gas += tx.gas_limit();
+            state.cursor.last_hash = signed.hash;
+            state.next_nonce.insert(tx.signer(), tx.nonce() + 1);
+            if let Err(error) = pool.add_transaction(tx.clone(), &provider)
+                && error.is_internal()
+            {
+                return Err(PreconfError::Store(error.to_string()));
+            }
+            state
+                .promised
+                .entry(block)
+                .or_default()
+                .push(Promise { tx });
+        }
+        drop(provider);
+        if !reloaded.is_empty() {
+            tracing::info!(
+                promises = reloaded.len(),
+                "reloaded preconfirmations of unsealed blocks"
+            );
+        }
+        let (queue, requests) = mpsc::channel(QUEUE_CAPACITY);
+        let (events, _) = broadcast::channel(EVENTS_CAPACITY);
+        let preconfer = Self {
+            inner: Arc::new(Inner {
+                chain_id: engine.spec().chain_id,
+                keys,
+                store,
+                engine,
+                pool,
+                config,
+                state: Mutex::new(state),
+                queue,
+                events,
+            }),
+        };
+        let task = IssuerTask {
+            preconfer: preconfer.clone(),
+            queue: requests,
+        };
+        Ok((preconfer, task))
+    }
+
+    /// The issuer's keys.
+    pub fn keys(&self) -> &IssuerKeys {
+        &self.inner.keys
+    }
+
+    /// The store of issued preconfirmations.
+    pub fn store(&self) -> &PreconfStore {
+        &self.inner.store
+    }
+
+    /// The engine the issuer follows.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.inner.chain_id
+    }
+
+    /// Preconfirmations as they are issued (`hb_subscribe("preconfirmations")`).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<SignedPreconfirmation>> {
+        self.inner.events.subscribe()
+    }
+
+    /// Validates `raw` through the pool, then issues, persists and returns its preconfirmation.
+    pub async fn send(&self, raw: Bytes) -> Result<SignedPreconfirmation> {
+        let arrival_ms = now_ms();
+        let pool = &self.inner.pool;
+        let provider = self.inner.engine.db().provider()?;
+        let added = pool
+            .add_raw(&raw, &provider)
+            .map_err(|e| PreconfError::Pool {
+                code: e.code(),
+                message: e.to_string(),
+            })?;
+        drop(provider);
+        let Some(tx) = pool.get(&added.hash) else {
+            return Err(PreconfError::Refused(
+                "the transaction left the pool before it could be preconfirmed".into(),
+            ));
+        };
+        let (reply, answer) = oneshot::channel();
+        let request = Request {
+            tx,
+            raw,
+            arrival_ms,
+            reply,
+        };
+        if self.inner.queue.send(request).await.is_err() {
+            pool.remove(&[added.hash]);
+            return Err(PreconfError::Stopped);
+        }
+        answer.await.map_err(|_| PreconfError::Stopped)?
+    }
+
+    /// The transactions of block `number`, in order: the promised ones in promised order, then
+    /// the pool's executable ones first come, first served (at most `max` in all). Closes the
+    /// block for new promises. Block builders (dev producer, consensus propose) call this.
+    pub fn transactions_for_block(&self, number: u64, max: usize) -> Vec<Recovered<TxEnvelope>> {
+        let (promised, excluded, later_senders) = {
+            let mut state = self.state();
+            state.closed_through = state.closed_through.max(number);
+            if state.cursor.block <= number {
+                state.cursor = Cursor::fresh(number + 1);
+            }
+            // Promises of earlier blocks are settled (kept or violated) in the chain.
+            state.promised = state.promised.split_off(&number);
+            let promised: Vec<_> = state
+                .promised
+                .get(&number)
+                .map(|p| p.iter().map(|p| p.tx.clone()).collect())
+                .unwrap_or_default();
+            let excluded: HashSet<B256> = state
+                .promised
+                .values()
+                .flatten()
+                .map(|p| *p.tx.tx_hash())
+                .collect();
+            let later_senders: HashSet<Address> = state
+                .promised
+                .range(number + 1..)
+                .flat_map(|(_, p)| p.iter().map(|p| p.tx.signer()))
+                .collect();
+            (promised, excluded, later_senders)
+        };
+        let rest = self
+            .inner
+            .pool
+            .best_transactions(max)
+            .into_iter()
+            .filter(|tx| !excluded.contains(tx.tx_hash()) && !later_senders.contains(&tx.signer()));
+        if cfg!(debug_assertions) && self.inner.config.break_promises && !promised.is_empty() {
+            tracing::warn!(
+                number,
+                withheld = promised.len(),
+                "fault injection: breaking this block's preconfirmations"
+            );
+            return rest.take(max).collect();
+        }
+        promised.into_iter().chain(rest).take(max).collect()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Assigns, signs, persists and answers one batch (blocking: signing and fsync).
+    fn issue(&self, requests: Vec<Request>) {
+        let mut state = self.state();
+        let outcome = self.issue_locked(&mut state, requests);
+        drop(state);
+        let (answers, refused) = match outcome {
+            Ok(done) => done,
+            Err((error, requests)) => {
+                tracing::error!(%error, "cannot issue preconfirmations");
+                let hashes: Vec<B256> = requests.iter().map(|r| *r.tx.tx_hash()).collect();
+                self.inner.pool.remove(&hashes);
+                for request in requests {
+                    let _ = request
+                        .reply
+                        .send(Err(PreconfError::Store(error.to_string())));
+                }
+                return;
+            }
+        };
+        if !refused.is_empty() {
+            self.inner.pool.remove(&refused);
+        }
+        for (reply, answer) in answers {
+            if let Ok(signed) = &answer {
+                // No subscriber is not an error.
+                let _ = self.inner.events.send(Arc::new(signed.clone()));
+            }
+            let _ = reply.send(answer);
+        }
+    }
+
+    #[expect(clippy::type_complexity, reason = "private plumbing of one batch")]
+    fn issue_locked(
+        &self,
+        state: &mut State,
+        requests: Vec<Request>,
+    ) -> std::result::Result<
+        (
+            Vec<(
+                oneshot::Sender<Result<SignedPreconfirmation>>,
+                Result<SignedPreconfirmation>,
+            )>,
+            Vec<B256>,
+        ),
+        (PreconfError, Vec<Request>),
+    > {
+        let inner = &self.inner;
+        let (head, provider) = match inner
+            .engine
+            .head()
+            .map_err(|e| PreconfError::Store(e.to_string()))
+            .and_then(|h| Ok((h, inner.engine.db().provider()?)))
+        {
+            Ok(x) => x,
+            Err(e) => return Err((e, requests)),
+        };
+        let mut cursor = state.cursor;
+        let floor = state.closed_through.max(head.number) + 1;
+        if cursor.block < floor {
+            cursor = Cursor::fresh(floor);
+        }
+        let mut next_nonce: HashMap<Address, u64> = HashMap::default();
+        let mut answers = Vec::with_capacity(requests.len());
+        let mut refused = Vec::new();
+        let mut issued: Vec<(Request, Preconfirmation)> = Vec::with_capacity(requests.len());
+        let ed25519_key = inner.keys.ed25519.verifying_key().to_bytes();
+        let ml_dsa_key_hash = inner.keys.ml_dsa_key_hash();
+        for request in requests {
+            let sender = request.tx.signer();
+            let on_chain = match provider.account(sender) {
+                Ok(account) => account.map_or(0, |a| a.nonce),
+                Err(e) => {
+                    let error = PreconfError::Store(e.to_string());
+                    refused.push(*request.tx.tx_hash());
+                    answers.push((request.reply, Err(error)));
+                    continue;
+                }
+            };
+            let expected = next_nonce
+                .get(&sender)
+                .or_else(|| state.next_nonce.get(&sender))
+                .copied()
+                .unwrap_or(0)
+                .max(on_chain);
+            let nonce = request.tx.nonce();
+            if nonce != expected {
+                refused.push(*request.tx.tx_hash());
+                let error = PreconfError::Refused(format!(
+                    "nonce {nonce} of {sender} is not next after its mined and preconfirmed \
+                     transactions (expected {expected}); preconfirm the earlier nonces first"
+                ));
+                answers.push((request.reply, Err(error)));
+                continue;
+            }
+            let gas = request.tx.gas_limit();
+            if cursor.index > 0 && cursor.gas.saturating_add(gas) > head.gas_limit {
+                cursor = Cursor::fresh(cursor.block + 1);
+            }
+            let preconf = Preconfirmation {
+                chain_id: inner.chain_id,
+                tx_hash: *request.tx.tx_hash(),
+                block_number: cursor.block,
+                tx_index: cursor.index,
+                arrival_ms: request.arrival_ms,
+                expiry_ms: request
+                    .arrival_ms
+                    .saturating_add(inner.config.ttl.as_millis() as u64),
+                parent_hash: cursor.last_hash,
+                ed25519_key,
+                ml_dsa_key_hash,
+            };
+            cursor.index += 1;
+            cursor.gas += gas;
+            cursor.last_hash = preconf.hash();
+            next_nonce.insert(sender, nonce + 1);
+            issued.push((request, preconf));
+        }
+        drop(provider);
+        if issued.is_empty() {
+            return Ok((answers, refused));
+        }
+
+        let batch_id = state.next_batch;
+        let leaves: Vec<[u8; 32]> = issued.iter().map(|(_, p)| p.hash().0).collect();
+        let tree = MerkleTree::<Keccak256>::from_leaves(&leaves);
+        let root = B256::from(tree.root().unwrap_or_default());
+        let leaf_count = leaves.len() as u32;
+        let message = batch_message(inner.chain_id, batch_id, leaf_count, root);
+        let signature = mldsa65::detached_sign(&message, &inner.keys.ml_dsa_secret);
+        let public = inner.keys.public();
+        let batch = StoredBatch {
+            signature: Bytes::copy_from_slice(signature.as_bytes()),
+            ml_dsa65: public.ml_dsa65.clone(),
+        };
+        let stored: Vec<StoredPreconf> = issued
+            .iter()
+            .enumerate()
+            .map(|(i, (request, p))| StoredPreconf {
+                signed: SignedPreconfirmation {
+                    chain_id: U64::from(p.chain_id),
+                    tx_hash: p.tx_hash,
+                    block_number: U64::from(p.block_number),
+                    tx_index: U64::from(p.tx_index),
+                    arrival_ms: U64::from(p.arrival_ms),
+                    expiry_ms: U64::from(p.expiry_ms),
+                    parent_hash: p.parent_hash,
+                    hash: B256::from(leaves[i]),
+                    issuer: super::types::IssuerKeysJson {
+                        ed25519: public.ed25519,
+                        ml_dsa65: Bytes::new(),
+                    },
+                    signature: Bytes::copy_from_slice(
+                        &inner.keys.ed25519.sign(&p.encode()).to_bytes(),
+                    ),
+                    batch: BatchProof {
+                        id: U64::from(batch_id),
+                        root,
+                        leaf_count: U64::from(leaf_count),
+                        leaf_index: U64::from(i),
+                        proof: tree
+                            .proof(&[i])
+                            .proof_hashes()
+                            .iter()
+                            .copied()
+                            .map(B256::from)
+                            .collect(),
+                        signature: Bytes::new(),
+                    },
+                },
+                raw: request.raw.clone(),
+            })
+            .collect();
+        if let Err(error) = inner.store.write_batch(batch_id, &batch, &stored) {
+            // The refused ones are answered as refused; the rest get the store error.
+            for (reply, answer) in answers {
+                let _ = reply.send(answer);
+            }
+            return Err((error, issued.into_iter().map(|(r, _)| r).collect()));
+        }
+        // Durable: now the promises count.
+        state.next_batch = batch_id + 1;
+        state.cursor = cursor;
+        state.next_nonce.extend(next_nonce);
+        for ((request, preconf), stored) in issued.into_iter().zip(stored) {
+            state
+                .promised
+                .entry(preconf.block_number)
+                .or_default()
+                .push(Promise { tx: request.tx });
+            let mut signed = stored.signed;
+            signed.batch.signature = batch.signature.clone();
+            signed.issuer.ml_dsa65 = batch.ml_dsa65.clone();
+            answers.push((request.reply, Ok(signed)));
+        }
+        Ok((answers, refused))
+    }
+}
+
+impl IssuerTask {
+    /// Issues batches until cancelled.
+    pub async fn run(mut self, cancel: CancellationToken) -> eyre::Result<()> {
+        loop {
+            let first = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Ok(()),
+                request = self.queue.recv() => match request {
+                    Some(request) => request,
+                    None => return Ok(()),
+                },
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match self.queue.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+            let preconfer = self.preconfer.clone();
+            tokio::task::spawn_blocking(move || preconfer.issue(batch)).await?;
+        }
+    }
+}

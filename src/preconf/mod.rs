@@ -1,0 +1,41 @@
+//! Preconfirmations: signed promises of where a transaction will land (block number and index),
+//! issued within milliseconds of its arrival, kept durable, honoured by the block builder, and
+//! checkable offline.
+//!
+//! - [`types`]: the object, its canonical encoding, verification of both signatures.
+//! - [`keys`]: the issuer's ed25519 and ML-DSA-65 keys (datadir or `--preconf.key`).
+//! - [`store`]: `preconf.redb`, one fsync'd transaction per batch.
+//! - [`issuer`]: position assignment (first come, first served), batching, signing, and
+//!   [`Preconfer::transactions_for_block`] for block builders.
+//! - [`status`]: preconfirmed → soft → firm, or expired / violated, and inclusion proofs.
+//! - [`inclusion`]: MPT proofs of a block position against `transactionsRoot`.
+//! - [`verify`]: the offline verifier behind `hauptbuch-reth preconf verify`.
+//! - [`rpc`]: the `hb_` methods.
+//!
+//! # Invariants
+//!
+//! - A preconfirmation is returned only after it is fsync'd.
+//! - A promise is never dropped: after a restart the promises of unsealed blocks are reloaded and
+//!   given to the builder; a sealed block that does not honour one makes it `violated`.
+//!
+//! # Assumptions
+//!
+//! - This node is the only issuer and the only block builder of the chain (single validator, or
+//!   the leader under BFT with forwarding, which is not built yet).
+
+pub mod error;
+pub mod inclusion;
+pub mod issuer;
+pub mod keys;
+mod merkle;
+pub mod rpc;
+pub mod status;
+pub mod store;
+pub mod types;
+pub mod verify;
+
+pub use error::{PreconfError, Result};
+pub use issuer::{IssuerTask, PreconfConfig, Preconfer};
+pub use keys::IssuerKeys;
+pub use store::PreconfStore;
+pub use types::{Preconfirmation, SignedPreconfirmation};

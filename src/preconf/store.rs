@@ -1,0 +1,150 @@
+//! Durable store of issued preconfirmations: `<datadir>/preconf.redb`, its own redb file so the
+//! issuer's group commits never wait behind a block commit (and the other way round).
+//!
+//! One write transaction per batch, committed with redb's default immediate durability (fsync)
+//! before any preconfirmation of the batch is returned: an acknowledged preconfirmation survives
+//! `kill -9`.
+//!
+//! Tables:
+//! - `preconfs`: tx hash → JSON of [`StoredPreconf`] (the signed object without the batch's
+//!   signature and key, which are stored once per batch, plus the raw transaction);
+//! - `positions`: (block number, index) → tx hash, to reload the promises of unsealed blocks;
+//! - `batches`: batch id → JSON of [`StoredBatch`].
+
+use super::{
+    error::{PreconfError, Result},
+    types::SignedPreconfirmation,
+};
+use alloy_primitives::{B256, Bytes};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// File name of the store inside the datadir.
+pub const STORE_FILE: &str = "preconf.redb";
+
+const PRECONFS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("preconfs");
+const POSITIONS: TableDefinition<'_, (u64, u32), &[u8]> = TableDefinition::new("positions");
+const BATCHES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("batches");
+
+/// One preconfirmation as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StoredPreconf {
+    /// The signed object with `batch.signature` and `issuer.mlDsa65` left empty.
+    pub(crate) signed: SignedPreconfirmation,
+    /// The EIP-2718 transaction.
+    pub(crate) raw: Bytes,
+}
+
+/// One batch as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StoredBatch {
+    /// ML-DSA-65 signature over the batch message.
+    pub(crate) signature: Bytes,
+    /// The ML-DSA-65 key that signed it.
+    pub(crate) ml_dsa65: Bytes,
+}
+
+/// Handle to the store.
+#[derive(Debug)]
+pub struct PreconfStore {
+    db: redb::Database,
+}
+
+impl PreconfStore {
+    /// Opens (creating if needed) `<datadir>/preconf.redb`.
+    pub fn open(datadir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(datadir).map_err(PreconfError::store)?;
+        let db = redb::Database::create(datadir.join(STORE_FILE)).map_err(PreconfError::store)?;
+        let txn = db.begin_write().map_err(PreconfError::store)?;
+        txn.open_table(PRECONFS).map_err(PreconfError::store)?;
+        txn.open_table(POSITIONS).map_err(PreconfError::store)?;
+        txn.open_table(BATCHES).map_err(PreconfError::store)?;
+        txn.commit().map_err(PreconfError::store)?;
+        Ok(Self { db })
+    }
+
+    /// The id the next batch gets.
+    pub(crate) fn next_batch_id(&self) -> Result<u64> {
+        let txn = self.db.begin_read().map_err(PreconfError::store)?;
+        let table = txn.open_table(BATCHES).map_err(PreconfError::store)?;
+        let last = table.last().map_err(PreconfError::store)?;
+        Ok(last.map_or(0, |(k, _)| k.value() + 1))
+    }
+
+    /// Writes a batch and its preconfirmations in one fsync'd transaction.
+    pub(crate) fn write_batch(
+        &self,
+        id: u64,
+        batch: &StoredBatch,
+        preconfs: &[StoredPreconf],
+    ) -> Result<()> {
+        let txn = self.db.begin_write().map_err(PreconfError::store)?;
+        {
+            let mut batches = txn.open_table(BATCHES).map_err(PreconfError::store)?;
+            let json = serde_json::to_vec(batch).map_err(PreconfError::store)?;
+            batches
+                .insert(id, json.as_slice())
+                .map_err(PreconfError::store)?;
+            let mut table = txn.open_table(PRECONFS).map_err(PreconfError::store)?;
+            let mut positions = txn.open_table(POSITIONS).map_err(PreconfError::store)?;
+            for stored in preconfs {
+                let json = serde_json::to_vec(stored).map_err(PreconfError::store)?;
+                let hash = stored.signed.tx_hash;
+                table
+                    .insert(hash.as_slice(), json.as_slice())
+                    .map_err(PreconfError::store)?;
+                let position = (
+                    stored.signed.block_number.to::<u64>(),
+                    stored.signed.tx_index.to::<u32>(),
+                );
+                positions
+                    .insert(position, hash.as_slice())
+                    .map_err(PreconfError::store)?;
+            }
+        }
+        txn.commit().map_err(PreconfError::store)
+    }
+
+    /// The full signed preconfirmation of `tx_hash` and its raw transaction.
+    pub fn get(&self, tx_hash: B256) -> Result<Option<(SignedPreconfirmation, Bytes)>> {
+        let txn = self.db.begin_read().map_err(PreconfError::store)?;
+        let table = txn.open_table(PRECONFS).map_err(PreconfError::store)?;
+        let Some(value) = table.get(tx_hash.as_slice()).map_err(PreconfError::store)? else {
+            return Ok(None);
+        };
+        let stored: StoredPreconf =
+            serde_json::from_slice(value.value()).map_err(PreconfError::store)?;
+        let batches = txn.open_table(BATCHES).map_err(PreconfError::store)?;
+        let batch = batches
+            .get(stored.signed.batch.id.to::<u64>())
+            .map_err(PreconfError::store)?
+            .ok_or_else(|| PreconfError::Store(format!("batch of {tx_hash} missing")))?;
+        let batch: StoredBatch =
+            serde_json::from_slice(batch.value()).map_err(PreconfError::store)?;
+        let mut signed = stored.signed;
+        signed.batch.signature = batch.signature;
+        signed.issuer.ml_dsa65 = batch.ml_dsa65;
+        Ok(Some((signed, stored.raw)))
+    }
+
+    /// Every stored promise for blocks `>= from`, in (block, index) order, without the batch
+    /// signatures (the issuer only needs positions, hashes and transactions).
+    pub(crate) fn promised_from(&self, from: u64) -> Result<Vec<StoredPreconf>> {
+        let txn = self.db.begin_read().map_err(PreconfError::store)?;
+        let positions = txn.open_table(POSITIONS).map_err(PreconfError::store)?;
+        let table = txn.open_table(PRECONFS).map_err(PreconfError::store)?;
+        let mut out = Vec::new();
+        for entry in positions.range((from, 0)..).map_err(PreconfError::store)? {
+            let (_, hash) = entry.map_err(PreconfError::store)?;
+            let value = table
+                .get(hash.value())
+                .map_err(PreconfError::store)?
+                .ok_or_else(|| PreconfError::Store("position without preconfirmation".into()))?;
+            out.push(serde_json::from_slice(value.value()).map_err(PreconfError::store)?);
+        }
+        Ok(out)
+    }
+}
