@@ -164,6 +164,21 @@ fn node(nodes: &[Option<NodeProcess>], i: usize) -> &NodeProcess {
     nodes[i].as_ref().expect("node running")
 }
 
+/// Polls `method(hash)` on `node` until it returns an object.
+async fn lookup(node: &NodeProcess, method: &'static str, hash: B256) -> serde_json::Value {
+    let client = node.client();
+    eventually(method, || {
+        let client = client.clone();
+        async move {
+            client
+                .request::<Option<serde_json::Value>, _>(method, rpc_params![hash])
+                .await
+                .expect("query")
+        }
+    })
+    .await
+}
+
 async fn wait_for_height(node: &NodeProcess, height: u64, what: &str) {
     eventually(what, || async {
         (block_number(node).await >= height).then_some(())
@@ -201,21 +216,8 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
             sent.push(hash);
         }
     }
-    let client = node(&nodes, 0).client();
     for hash in &sent {
-        eventually("validator 0 to know every transfer", || {
-            let client = client.clone();
-            async move {
-                client
-                    .request::<Option<serde_json::Value>, _>(
-                        "eth_getTransactionByHash",
-                        rpc_params![hash],
-                    )
-                    .await
-                    .expect("transaction query")
-            }
-        })
-        .await;
+        lookup(node(&nodes, 0), "eth_getTransactionByHash", *hash).await;
     }
 
     // SIGKILL validator 3: the other three keep finalizing.
@@ -236,21 +238,8 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
     wait_for_height(node(&nodes, 3), target, "validator 3 to catch up").await;
 
     // Every transfer is included, exactly once (a replay would fail on its nonce).
-    let client = node(&nodes, 3).client();
     for hash in &sent {
-        let receipt = eventually("a transfer's receipt", || {
-            let client = client.clone();
-            async move {
-                client
-                    .request::<Option<serde_json::Value>, _>(
-                        "eth_getTransactionReceipt",
-                        rpc_params![hash],
-                    )
-                    .await
-                    .expect("receipt query")
-            }
-        })
-        .await;
+        let receipt = lookup(node(&nodes, 3), "eth_getTransactionReceipt", *hash).await;
         assert_eq!(receipt["status"], "0x1");
     }
 
