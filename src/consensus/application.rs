@@ -12,7 +12,9 @@
 //!
 //! Engine calls block (execution, state root), so they run on the runtime's blocking pool.
 
-use super::{ConsensusBlock, Digest, PublicKey, Scheme, ValidatorSet, block::digest_hash};
+use super::{
+    ConsensusBlock, Digest, PublicKey, Scheme, ValidatorSet, block::digest_hash, blocking,
+};
 use crate::{
     engine::{Engine, EngineError},
     execution::{BlockAttributes, ExecutionError},
@@ -415,21 +417,4 @@ fn unix_secs(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs()
-}
-
-/// Runs blocking engine work off the async workers.
-async fn blocking<E, T>(
-    context: &E,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, EngineError>
-where
-    E: Spawner + Supervisor,
-    T: Send + 'static,
-{
-    context
-        .child("engine_call")
-        .shared(true)
-        .spawn(move |_| async move { work() })
-        .await
-        .map_err(|err| EngineError::Task(err.to_string()))
 }

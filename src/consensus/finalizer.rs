@@ -75,12 +75,10 @@ where
             .map(|f| encode_certificate(&f));
         let committer = engine.clone();
         let inner = block.inner().clone();
-        context
-            .child("commit")
-            .shared(true)
-            .spawn(move |_| async move { commit(&committer, &inner, certificate.as_deref()) })
-            .await
-            .map_err(|err| EngineError::Task(err.to_string()))??;
+        super::blocking(&context, move || {
+            commit(&committer, &inner, certificate.as_deref())
+        })
+        .await??;
         ack.acknowledge();
     }
     Ok(())

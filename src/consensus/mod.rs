@@ -385,6 +385,23 @@ where
     })
 }
 
+/// Runs blocking engine work off the async workers.
+pub(crate) async fn blocking<E, T>(
+    context: &E,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, crate::engine::EngineError>
+where
+    E: Spawner + Supervisor,
+    T: Send + 'static,
+{
+    context
+        .child("engine_call")
+        .shared(true)
+        .spawn(move |_| async move { work() })
+        .await
+        .map_err(|err| crate::engine::EngineError::Task(err.to_string()))
+}
+
 /// The encoded finalization certificate, as stored with its block.
 pub fn encode_certificate(finalization: &Finalization) -> Vec<u8> {
     finalization.encode().to_vec()

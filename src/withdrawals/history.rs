@@ -6,12 +6,15 @@
 //! paths. The rebuilt root must equal the block's `stateRoot`. Time is linear in the size of the
 //! state: fine for a devnet, the next step is to keep historical trie nodes.
 
-use super::{WithdrawalError, output::storage_at};
+use super::{
+    WithdrawalError,
+    output::{geth_proof, storage_at},
+};
 use crate::{
     storage::{Provider, StorageError, StoredAccount, tables},
     trie::{AccountProof, StorageProof},
 };
-use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_trie::{
     EMPTY_ROOT_HASH, HashBuilder, Nibbles, TrieAccount,
     proof::{ProofNodes, ProofRetainer},
@@ -69,17 +72,6 @@ fn hash_leaves(mut leaves: Vec<(B256, Vec<u8>)>, targets: Vec<Nibbles>) -> (B256
     (root, builder.take_proof_nodes())
 }
 
-/// geth-style proof towards `target`: the root, then every node referenced by hash.
-fn path_proof(nodes: &ProofNodes, target: &Nibbles) -> Vec<Bytes> {
-    nodes
-        .matching_nodes_sorted(target)
-        .into_iter()
-        .enumerate()
-        .filter(|(i, (_, node))| *i == 0 || node.len() >= 32)
-        .map(|(_, (_, node))| node)
-        .collect()
-}
-
 /// Proof of `address` and `slots` against the state root of canonical block `number`.
 pub fn account_proof_at(
     provider: &Provider,
@@ -118,7 +110,7 @@ pub fn account_proof_at(
                 let proof = if storage_root == EMPTY_ROOT_HASH {
                     Vec::new()
                 } else {
-                    path_proof(&nodes, &Nibbles::unpack(keccak256(slot)))
+                    geth_proof(&nodes, &Nibbles::unpack(keccak256(slot)))
                 };
                 storage_proofs.push(StorageProof {
                     key: *slot,
@@ -158,7 +150,7 @@ pub fn account_proof_at(
     Ok(AccountProof {
         address,
         account,
-        account_proof: path_proof(&nodes, &target),
+        account_proof: geth_proof(&nodes, &target),
         storage_proofs,
     })
 }

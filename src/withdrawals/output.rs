@@ -158,7 +158,7 @@ pub fn message_passer_proof(
 }
 
 /// geth-style proof towards `target`: the root, then every node referenced by hash.
-fn geth_proof(nodes: &ProofNodes, target: &Nibbles) -> Vec<Bytes> {
+pub(super) fn geth_proof(nodes: &ProofNodes, target: &Nibbles) -> Vec<Bytes> {
     nodes
         .matching_nodes_sorted(target)
         .into_iter()

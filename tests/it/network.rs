@@ -270,17 +270,21 @@ fn startup_errors_name_the_problem() {
     let (spec, _) = network(dir.path(), 2);
     let datadir = dir.path().join("data");
     let datadir = datadir.to_str().expect("utf-8");
+    let start_with_key = |key: &str| {
+        let (ok, _, stderr) = run(&[
+            "node",
+            "--chain",
+            &spec,
+            "--datadir",
+            datadir,
+            "--validator.key",
+            key,
+        ]);
+        (ok, stderr)
+    };
 
     // A missing key file.
-    let (ok, _, stderr) = run(&[
-        "node",
-        "--chain",
-        &spec,
-        "--datadir",
-        datadir,
-        "--validator.key",
-        "/nonexistent/key",
-    ]);
+    let (ok, stderr) = start_with_key("/nonexistent/key");
     assert!(!ok);
     assert!(stderr.contains("/nonexistent/key"), "{stderr}");
 
@@ -288,15 +292,7 @@ fn startup_errors_name_the_problem() {
     let stranger = dir.path().join("stranger.key");
     let stranger = stranger.to_str().expect("utf-8");
     assert!(run(&["keygen", "--output", stranger]).0);
-    let (ok, _, stderr) = run(&[
-        "node",
-        "--chain",
-        &spec,
-        "--datadir",
-        datadir,
-        "--validator.key",
-        stranger,
-    ]);
+    let (ok, stderr) = start_with_key(stranger);
     assert!(!ok);
     assert!(
         stderr.contains("not in the chainspec's validator set"),
@@ -306,15 +302,7 @@ fn startup_errors_name_the_problem() {
     // A file that is not a key.
     std::fs::write(dir.path().join("junk.key"), "hello").expect("write");
     let junk = dir.path().join("junk.key");
-    let (ok, _, stderr) = run(&[
-        "node",
-        "--chain",
-        &spec,
-        "--datadir",
-        datadir,
-        "--validator.key",
-        junk.to_str().expect("utf-8"),
-    ]);
+    let (ok, stderr) = start_with_key(junk.to_str().expect("utf-8"));
     assert!(!ok);
     assert!(
         stderr.contains("junk.key") && stderr.contains("not hex"),
