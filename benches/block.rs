@@ -5,8 +5,10 @@
 //! `HB_BENCH_ACCOUNTS=10000,100000`. Each size seeds a fresh database, then builds `ROUNDS` blocks
 //! and prints the median time of each phase. Phases:
 //! - execute: EVM execution of the 5,000 transfers (alloy-evm block builder),
-//! - state root: applying the changes to the persisted trie and hashing,
-//! - commit: plain-state, block and receipt writes plus the redb commit (fsync).
+//! - state root: the trie update computed on a read snapshot (the node does this while the block
+//!   is voted on: `trie::compute_updates`),
+//! - commit: the trie rows, plain-state, history, block and receipt writes plus the redb commit
+//!   (fsync).
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Address, TxKind, U256, keccak256};
@@ -17,6 +19,7 @@ use hauptbuch_reth::{
     engine::{Engine, hashed_post_state},
     execution::{BlockAttributes, build_block},
     storage::{Database, StateChangeset},
+    trie,
 };
 use revm::{database::OriginalValuesKnown, state::AccountInfo};
 use std::{
@@ -104,7 +107,7 @@ fn run(accounts: usize) -> [Duration; 3] {
         let writer = db.writer().expect("writer");
         writer.write_state(&changes, None).expect("seed state");
         writer
-            .write_trie(&hashed_post_state(&changes))
+            .write_trie(&hashed_post_state(&changes), None)
             .expect("seed trie");
         writer.commit().expect("commit seed");
         seeded = end;
@@ -147,16 +150,23 @@ fn run(accounts: usize) -> [Duration; 3] {
             .outcome
             .bundle
             .to_plain_state(OriginalValuesKnown::Yes);
-        let writer = db.writer().expect("writer");
-        built.header.state_root = writer
-            .write_trie(&hashed_post_state(&changes))
-            .expect("trie");
+        // As consensus does: the trie update is computed on a read snapshot while the block is
+        // voted on, and written verbatim when it is final.
+        let provider = db.provider().expect("provider");
+        let updates =
+            trie::compute_updates(provider.txn(), &[], &hashed_post_state(&changes)).expect("trie");
+        drop(provider);
+        built.header.state_root = updates.root();
         root.push(started.elapsed());
 
         let started = Instant::now();
+        let writer = db.writer().expect("writer");
         writer
             .write_state(&changes, Some(built.header.number))
             .expect("state");
+        writer
+            .write_trie_updates(&updates, Some(built.header.number))
+            .expect("trie rows");
         let hash = built.header.hash_slow();
         writer
             .write_block(hash, &built.header, &built.body, &built.outcome.receipts)

@@ -136,7 +136,7 @@ impl Engine {
         let changes = genesis_changeset(&self.spec.alloc);
         let writer = self.db.writer()?;
         writer.write_state(&changes, None)?;
-        let root = writer.write_trie(&hashed_post_state(&changes))?;
+        let root = writer.write_trie(&hashed_post_state(&changes), None)?;
         if root != header.state_root {
             return Err(EngineError::GenesisStateRoot {
                 computed: root,
@@ -229,7 +229,11 @@ impl Engine {
         drop(provider);
 
         let changes = outcome.bundle.to_plain_state(OriginalValuesKnown::Yes);
-        self.commit_executed(hash, header, body, &changes, outcome.receipts, soft)
+        let state = StateUpdate {
+            plain: &changes,
+            trie: None,
+        };
+        self.commit_executed(hash, header, body, state, outcome.receipts, soft)
     }
 
     /// Writes an executed block in one transaction: state, trie (checking the header's state
@@ -239,13 +243,21 @@ impl Engine {
         hash: B256,
         header: Header,
         body: BlockBody<TxEnvelope>,
-        changes: &revm::database::states::StateChangeset,
+        state: StateUpdate<'_>,
         receipts: Vec<alloy_consensus::ReceiptEnvelope>,
         soft: Option<SoftFinality<'_>>,
     ) -> Result<BlockSummary, EngineError> {
+        let StateUpdate {
+            plain: changes,
+            trie,
+        } = state;
         let writer = self.db.writer()?;
         writer.write_state(changes, Some(header.number))?;
-        let root = writer.write_trie(&hashed_post_state(changes))?;
+        let root = match trie {
+            // Computed when the block was built or verified, on this very parent state.
+            Some(updates) => writer.write_trie_updates(updates, Some(header.number))?,
+            None => writer.write_trie(&hashed_post_state(changes), Some(header.number))?,
+        };
         if root != header.state_root {
             writer.abort()?;
             return Err(ExecutionError::Invalid {
@@ -291,4 +303,11 @@ impl Engine {
         self.import_payload(payload.block.clone())?;
         Ok((payload.block.clone(), payload))
     }
+}
+
+/// What an executed block changes in the state: the plain changes, and its trie rows when they
+/// were computed ahead (a pending block); otherwise the commit computes them.
+struct StateUpdate<'a> {
+    plain: &'a revm::database::states::StateChangeset,
+    trie: Option<&'a crate::trie::TrieUpdates>,
 }

@@ -9,12 +9,13 @@
 //! this node proposed it, verified it or only learns that it is final.
 
 use super::{
-    BlockSummary, Engine, EngineError, SoftFinality, hashed_post_state,
+    BlockSummary, Engine, EngineError, SoftFinality, StateUpdate, hashed_post_state,
     pending::{OverlayState, PendingBlock},
 };
 use crate::{
     execution::{self, BlockAttributes, ConsensusError, ExecutionError, validate},
-    storage::StorageError,
+    storage::{Provider, StorageError},
+    trie::{self, TrieUpdates},
 };
 use alloy_consensus::{Block, Header, TxEnvelope, transaction::Recovered};
 use alloy_primitives::B256;
@@ -37,6 +38,8 @@ pub struct BuiltPayload {
 /// What executing a child of some parent needs: the parent's state and header, and the pending
 /// blocks between the committed head and the parent.
 struct ParentState {
+    /// The snapshot `state` and `chain` are relative to.
+    provider: Provider,
     state: OverlayState,
     header: Header,
     chain: Vec<Arc<PendingBlock>>,
@@ -62,6 +65,7 @@ impl Engine {
         transactions: impl IntoIterator<Item = Recovered<TxEnvelope>>,
     ) -> Result<BuiltPayload, EngineError> {
         let ParentState {
+            provider,
             state,
             header: parent_header,
             chain,
@@ -78,7 +82,8 @@ impl Engine {
             .outcome
             .bundle
             .to_plain_state(OriginalValuesKnown::Yes);
-        built.header.state_root = self.pending_state_root(&chain, &changes)?;
+        let trie = pending_trie(&provider, &chain, &changes)?;
+        built.header.state_root = trie.root();
         let hash = built.header.hash_slow();
         let block = Block {
             header: built.header,
@@ -89,6 +94,7 @@ impl Engine {
             header: block.header.clone(),
             transactions: tx_hashes(&block),
             changes,
+            trie,
             receipts: built.outcome.receipts,
         }));
         Ok(BuiltPayload {
@@ -137,7 +143,8 @@ impl Engine {
         )?;
         validate::validate_outcome(self.spec(), header, &outcome).map_err(invalid)?;
         let changes = outcome.bundle.to_plain_state(OriginalValuesKnown::Yes);
-        let root = self.pending_state_root(&parent.chain, &changes)?;
+        let trie = pending_trie(&parent.provider, &parent.chain, &changes)?;
+        let root = trie.root();
         if root != header.state_root {
             return Err(invalid(ConsensusError::mismatch(
                 "stateRoot",
@@ -150,6 +157,7 @@ impl Engine {
             header: header.clone(),
             transactions: tx_hashes(block),
             changes,
+            trie,
             receipts: outcome.receipts,
         }));
         Ok(summary)
@@ -187,7 +195,10 @@ impl Engine {
                     hash,
                     header,
                     body,
-                    &pending.changes,
+                    StateUpdate {
+                        plain: &pending.changes,
+                        trie: Some(&pending.trie),
+                    },
                     pending.receipts.clone(),
                     soft,
                 )
@@ -234,29 +245,25 @@ impl Engine {
         };
         let state = OverlayState::new(provider.state()?, &chain);
         Ok(ParentState {
+            provider,
             state,
             header,
             chain,
         })
     }
+}
 
-    /// The state root after `chain` and then `changes`, computed in a write transaction that is
-    /// thrown away.
-    fn pending_state_root(
-        &self,
-        chain: &[Arc<PendingBlock>],
-        changes: &StateChangeset,
-    ) -> Result<B256, EngineError> {
-        let writer = self.db().writer()?;
-        for block in chain {
-            writer.write_state(&block.changes, None)?;
-            writer.write_trie(&hashed_post_state(&block.changes))?;
-        }
-        writer.write_state(changes, None)?;
-        let root = writer.write_trie(&hashed_post_state(changes))?;
-        writer.abort()?;
-        Ok(root)
-    }
+/// The trie rows a block with `changes` modifies on top of the snapshot and its pending ancestors
+/// `chain` (oldest first): its state root, and what its commit writes.
+fn pending_trie(
+    provider: &Provider,
+    chain: &[Arc<PendingBlock>],
+    changes: &StateChangeset,
+) -> Result<TrieUpdates, EngineError> {
+    let ancestors: Vec<&TrieUpdates> = chain.iter().map(|block| &block.trie).collect();
+    let updates = trie::compute_updates(provider.txn(), &ancestors, &hashed_post_state(changes))
+        .map_err(StorageError::from)?;
+    Ok(updates)
 }
 
 fn tx_hashes(block: &Block<TxEnvelope>) -> Vec<B256> {

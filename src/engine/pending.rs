@@ -1,12 +1,12 @@
 //! Blocks executed but not committed: consensus proposes and verifies blocks on parents that are
 //! only notarized, so the engine keeps a small tree of executed blocks above the canonical head.
 //!
-//! A pending block holds its plain state changes. Executing on a pending parent reads through an
-//! [`OverlayState`] (the changes of the pending ancestors, newest first, over the committed state);
-//! its state root is computed in a write transaction that applies the ancestors' changes, then
-//! the block's, and is thrown away. Changes are absolute values, so applying an ancestor that was
-//! committed meanwhile is harmless. Committing a pending block reuses its execution results; the
-//! tree is pruned to the blocks above the new head.
+//! A pending block holds its plain state changes and its trie rows. Executing on a pending parent
+//! reads through an [`OverlayState`] (the changes of the pending ancestors, newest first, over a
+//! committed snapshot); its trie update is computed the same way, over the snapshot's trie rows
+//! with the ancestors' rows on top (`crate::trie::compute_updates`), without a write transaction.
+//! Committing a pending block on its parent reuses its execution results and writes its trie rows
+//! verbatim; the tree is pruned to the blocks above the new head.
 
 use crate::storage::{StateProviderDatabase, StorageError};
 use alloy_consensus::{Header, ReceiptEnvelope};
@@ -25,6 +25,8 @@ pub(super) struct PendingBlock {
     /// Hashes of its transactions.
     pub(super) transactions: Vec<B256>,
     pub(super) changes: StateChangeset,
+    /// Its trie rows, relative to its parent's state (written verbatim when it commits).
+    pub(super) trie: crate::trie::TrieUpdates,
     pub(super) receipts: Vec<ReceiptEnvelope>,
 }
 

@@ -32,6 +32,19 @@ pub enum StorageError {
         /// Genesis hash of the chainspec.
         expected: B256,
     },
+    /// The database was written by a binary with an incompatible layout.
+    #[error(
+        "datadir {path} has database schema version {found}, this binary needs {expected}; \
+         remove the datadir and re-sync (or run the binary that created it)"
+    )]
+    SchemaVersion {
+        /// The database file.
+        path: String,
+        /// Version stored in the database.
+        found: u64,
+        /// Version this binary writes.
+        expected: u64,
+    },
     /// The database has not been initialised with a genesis block.
     #[error("datadir is not initialised; run `hauptbuch-reth init` first")]
     NotInitialised,

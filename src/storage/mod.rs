@@ -12,7 +12,8 @@
 //! - Readers work on snapshots (`ReadTransaction`) and never block the writer.
 //! - History: before a block changes an account or slot, its previous value is recorded under
 //!   `key ‖ block`. The state as of block `n` is, per key, the first history entry above `n`, or
-//!   the current value when there is none. Genesis writes no history.
+//!   the current value when there is none. Genesis writes no history. The withdrawal contract's
+//!   storage trie keeps the same kind of history of its nodes (`crate::trie::storage_proof_at`).
 
 mod codec;
 mod error;
@@ -34,7 +35,8 @@ use redb::ReadableDatabase;
 use std::path::{Path, PathBuf};
 
 /// Version of the on-disk layout; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u64 = 1;
+/// Version 2 added the node history of the withdrawal contract's storage trie.
+pub const SCHEMA_VERSION: u64 = 2;
 /// File name of the database inside `<datadir>/db`.
 const DB_FILE: &str = "hauptbuch.redb";
 
@@ -54,7 +56,26 @@ impl Database {
         let db = redb::Database::create(&path)?;
         let this = Self { db, path };
         this.create_tables()?;
+        this.check_schema_version()?;
         Ok(this)
+    }
+
+    /// Refuses a database written with another layout (an initialised one records its version).
+    fn check_schema_version(&self) -> Result<()> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(tables::META)?;
+        let Some(stored) = meta.get("schema_version")? else {
+            return Ok(());
+        };
+        let found = <[u8; 8]>::try_from(stored.value()).map_or(0, u64::from_be_bytes);
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        Err(StorageError::SchemaVersion {
+            path: self.path.display().to_string(),
+            found,
+            expected: SCHEMA_VERSION,
+        })
     }
 
     /// Path of the database file.
@@ -80,6 +101,7 @@ impl Database {
         txn.open_table(tables::CERTIFICATES)?;
         txn.open_table(crate::trie::tables::ACCOUNT_TRIE)?;
         txn.open_table(crate::trie::tables::STORAGE_TRIE)?;
+        txn.open_table(crate::trie::tables::STORAGE_TRIE_HISTORY)?;
         txn.open_table(crate::withdrawals::index::WITHDRAWALS)?;
         txn.open_table(crate::withdrawals::index::MESSAGE_PASSER_ROOTS)?;
         txn.commit()?;
@@ -130,4 +152,39 @@ pub struct TableStat {
     pub stored_bytes: u64,
     /// Bytes including metadata and fragmentation.
     pub total_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_datadir_of_another_schema_version_is_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Database::open(dir.path()).expect("fresh datadir");
+        let writer = db.writer().expect("writer");
+        writer
+            .set_meta("schema_version", &SCHEMA_VERSION.to_be_bytes())
+            .expect("meta");
+        writer.commit().expect("commit");
+        drop(db);
+        let db = Database::open(dir.path()).expect("same version opens");
+        let writer = db.writer().expect("writer");
+        writer
+            .set_meta("schema_version", &1u64.to_be_bytes())
+            .expect("meta");
+        writer.commit().expect("commit");
+        drop(db);
+        let err = Database::open(dir.path()).expect_err("old version refused");
+        let message = err.to_string();
+        assert!(
+            message.contains("schema version 1")
+                && message.contains(&format!("needs {SCHEMA_VERSION}")),
+            "{message}"
+        );
+        assert!(
+            message.contains(&dir.path().display().to_string()),
+            "{message}"
+        );
+    }
 }

@@ -55,6 +55,7 @@ pub const ALL_TABLE_NAMES: &[&str] = &[
     "meta",
     "account_trie",
     "storage_trie",
+    "storage_trie_history",
     "withdrawals",
     "message_passer_roots",
 ];

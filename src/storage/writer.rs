@@ -107,9 +107,33 @@ impl BlockWriter {
         Ok(())
     }
 
-    /// Applies hashed changes to the state trie and returns the new state root.
-    pub fn write_trie(&self, changes: &HashedPostState) -> Result<B256> {
-        Ok(trie::apply_changes(&self.txn, changes)?)
+    /// Applies hashed changes to the state trie and returns the new state root. With `history`
+    /// (the block's number, as for [`Self::write_state`]) the withdrawal contract's storage trie
+    /// records its previous nodes, so withdrawals can be proven at any later block.
+    pub fn write_trie(&self, changes: &HashedPostState, history: Option<u64>) -> Result<B256> {
+        let tracked = tracked_storage_tries();
+        let history = history.map(|block| trie::TrieHistory {
+            block,
+            storage_tries: &tracked,
+        });
+        Ok(trie::apply_changes_with_history(
+            &self.txn, changes, history,
+        )?)
+    }
+
+    /// Writes trie rows computed ahead of the commit ([`trie::compute_updates`] on this block's
+    /// parent state) and returns the state root; `history` as for [`Self::write_trie`].
+    pub fn write_trie_updates(
+        &self,
+        updates: &trie::TrieUpdates,
+        history: Option<u64>,
+    ) -> Result<B256> {
+        let tracked = tracked_storage_tries();
+        let history = history.map(|block| trie::TrieHistory {
+            block,
+            storage_tries: &tracked,
+        });
+        Ok(trie::write_updates(&self.txn, updates, history)?)
     }
 
     /// Stores a block as the new canonical block at its height, with its receipts and the
@@ -183,6 +207,14 @@ impl BlockWriter {
         self.txn.abort()?;
         Ok(())
     }
+}
+
+/// Hashed addresses of the accounts whose storage tries keep node history: the withdrawal
+/// contract, whose withdrawals are proven at firm blocks behind the head.
+fn tracked_storage_tries() -> [B256; 1] {
+    [alloy_primitives::keccak256(
+        crate::withdrawals::MESSAGE_PASSER_ADDRESS,
+    )]
 }
 
 /// Builds a plain changeset for a set of genesis accounts.

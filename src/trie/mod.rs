@@ -24,6 +24,13 @@
 //! 4. at the end dirty nodes are re-encoded and rehashed bottom-up and written under their path,
 //!    and loaded paths where no node remains are deleted.
 //!
+//! The same update runs against any `store`: the redb tables inside a block's write transaction,
+//! or an in-memory overlay (a read snapshot's rows with pending ancestors' rows on top) for blocks
+//! consensus is still voting on; [`compute_updates`] returns such a block's changed rows as
+//! [`TrieUpdates`], which [`write_updates`] writes verbatim when it commits, so a block's trie is
+//! computed once. Storage tries named in a [`TrieHistory`] also record their nodes' previous
+//! values per block, so [`storage_proof_at`] proves their slots at past blocks (`history`).
+//!
 //! References between nodes follow Ethereum exactly: a child whose RLP is shorter than 32 bytes is
 //! embedded in its parent, otherwise referenced by keccak. An empty trie has no rows and root
 //! [`EMPTY_ROOT_HASH`](alloy_trie::EMPTY_ROOT_HASH).
@@ -50,24 +57,29 @@
 
 // Layout: `hashed_state` (input), `apply` (per-block driver), `sparse_trie` (one trie's update
 // session), `update` (in-memory node tree: load, insert, delete, collapse), `rehash` (bottom-up
-// hashing and write-back), `node` (row keys and node codec), `proof`, `root`, `tables`, `error`.
+// hashing and write-back), `node` (row keys and node codec), `proof`, `history` (node history of
+// tracked storage tries), `root`, `tables`, `error`.
 
 mod apply;
 mod error;
 mod hashed_state;
+mod history;
 mod node;
 mod proof;
 mod rehash;
 mod root;
 mod sparse_trie;
+mod store;
 pub mod tables;
 mod update;
 
 #[cfg(test)]
 mod tests;
 
-pub use apply::apply_changes;
+pub use apply::{apply_changes, apply_changes_with_history, compute_updates, write_updates};
 pub use error::{CorruptionKind, Result, TrieError};
 pub use hashed_state::{HashedAccount, HashedPostState, HashedStorage};
+pub use history::{TrieHistory, storage_proof_at};
 pub use proof::{AccountProof, StorageProof, account_leaf, account_proof};
 pub use root::state_root;
+pub use store::TrieUpdates;

@@ -148,13 +148,31 @@ pub(crate) fn prove<T>(
 where
     T: ReadableTable<&'static [u8], &'static [u8]>,
 {
+    prove_with(
+        |path| location.read(table, path),
+        location,
+        key,
+        expected_root,
+    )
+}
+
+/// [`prove`] over any node source: `read` returns the node RLP stored at a path (`None`: no node).
+pub(crate) fn prove_with<F>(
+    mut read: F,
+    location: TrieLocation<'_>,
+    key: &B256,
+    expected_root: Option<B256>,
+) -> Result<(Vec<Bytes>, Option<Vec<u8>>)>
+where
+    F: FnMut(&Nibbles) -> Result<Option<Vec<u8>>>,
+{
     let key = Nibbles::unpack(key);
     let mut path = Nibbles::new();
     let mut expected: Option<RlpNode> = None;
     let mut proof = Vec::new();
     loop {
         let is_root = path.is_empty();
-        let Some(rlp) = location.read(table, &path)? else {
+        let Some(rlp) = read(&path)? else {
             return if is_root && expected_root.is_none_or(|root| root == EMPTY_ROOT_HASH) {
                 Ok((proof, None))
             } else {

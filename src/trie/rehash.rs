@@ -3,7 +3,8 @@
 use super::{
     error::Result,
     node::TrieLocation,
-    sparse_trie::TrieStats,
+    sparse_trie::{Previous, TrieStats},
+    store::NodeStoreMut,
     update::{Node, child_path},
 };
 use alloy_rlp::Encodable;
@@ -11,17 +12,18 @@ use alloy_trie::{
     Nibbles, TrieMask,
     nodes::{BranchNodeRef, ExtensionNodeRef, LeafNodeRef, RlpNode},
 };
-use redb::Table;
 
 /// Rehashes dirty nodes bottom-up and writes them to the table.
-pub(super) struct Writer<'a, 'txn> {
-    pub(super) table: &'a mut Table<'txn, &'static [u8], &'static [u8]>,
+pub(super) struct Writer<'a, S> {
+    pub(super) table: &'a mut S,
     pub(super) location: TrieLocation<'a>,
     pub(super) buf: Vec<u8>,
     pub(super) stats: &'a mut TrieStats,
+    /// Where to push replaced rows, if the caller records history.
+    pub(super) previous: Option<&'a mut Previous>,
 }
 
-impl Writer<'_, '_> {
+impl<S: NodeStoreMut> Writer<'_, S> {
     /// Returns the node's reference, writing it (and its dirty descendants) if dirty.
     pub(super) fn commit(&mut self, node: &mut Node, path: Nibbles) -> Result<RlpNode> {
         match node {
@@ -69,7 +71,12 @@ impl Writer<'_, '_> {
     /// Writes `self.buf` as the node at `path` and returns its reference.
     fn write(&mut self, path: &Nibbles) -> Result<RlpNode> {
         let key = self.location.key(path);
-        self.table.insert(key.as_slice(), self.buf.as_slice())?;
+        let replaced = self.table.put(&key, &self.buf, self.previous.is_some())?;
+        if let Some(previous) = self.previous.as_deref_mut()
+            && replaced.as_deref() != Some(self.buf.as_slice())
+        {
+            previous.push((*path, replaced));
+        }
         self.stats.writes += 1;
         Ok(RlpNode::from_rlp(&self.buf))
     }

@@ -4,11 +4,11 @@ use super::{
     error::{CorruptionKind, Result},
     node::TrieLocation,
     rehash::{Writer, has_node_at},
+    store::{NodeStore, NodeStoreMut},
     update::{Loader, Node},
 };
 use alloy_primitives::{B256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, Nibbles, nodes::RlpNode};
-use redb::{ReadableTable, Table};
 
 /// Node reads and writes of one or more trie updates, for cost accounting.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,9 @@ impl std::ops::AddAssign for TrieStats {
         self.deletes += other.deletes;
     }
 }
+
+/// Nodes a commit replaced or deleted, with their previous RLP (`None`: the path had no node).
+pub(crate) type Previous = Vec<(Nibbles, Option<Vec<u8>>)>;
 
 /// One trie being updated: the partially loaded node tree plus the bookkeeping for write-back.
 #[derive(Debug)]
@@ -56,7 +59,7 @@ impl SparseTrie {
         expected_root: Option<B256>,
     ) -> Result<Self>
     where
-        T: ReadableTable<&'static [u8], &'static [u8]>,
+        T: NodeStore,
     {
         let mut trie = Self::empty();
         let (mut loader, _) = trie.split(table, location);
@@ -106,7 +109,7 @@ impl SparseTrie {
         key: &B256,
     ) -> Result<Option<Vec<u8>>>
     where
-        T: ReadableTable<&'static [u8], &'static [u8]>,
+        T: NodeStore,
     {
         let (mut loader, root) = self.split(table, location);
         loader.get(root, Nibbles::new(), Nibbles::unpack(key))
@@ -121,7 +124,7 @@ impl SparseTrie {
         value: Vec<u8>,
     ) -> Result<()>
     where
-        T: ReadableTable<&'static [u8], &'static [u8]>,
+        T: NodeStore,
     {
         let (mut loader, root) = self.split(table, location);
         loader
@@ -137,7 +140,7 @@ impl SparseTrie {
         key: &B256,
     ) -> Result<()>
     where
-        T: ReadableTable<&'static [u8], &'static [u8]>,
+        T: NodeStore,
     {
         let (mut loader, root) = self.split(table, location);
         loader
@@ -146,11 +149,13 @@ impl SparseTrie {
     }
 
     /// Hashes and writes dirty nodes, deletes rows of nodes that disappeared, and returns the
-    /// root hash with the node reads/writes of this trie's update.
-    pub(crate) fn commit(
+    /// root hash with the node reads/writes of this trie's update. With `previous`, every path
+    /// whose row changed is pushed with its row from before.
+    pub(crate) fn commit<S: NodeStoreMut>(
         mut self,
-        table: &mut Table<'_, &'static [u8], &'static [u8]>,
+        table: &mut S,
         location: TrieLocation<'_>,
+        mut previous: Option<&mut Previous>,
     ) -> Result<(B256, TrieStats)> {
         let mut stats = self.stats;
         let root = {
@@ -159,6 +164,7 @@ impl SparseTrie {
                 location,
                 buf: Vec::new(),
                 stats: &mut stats,
+                previous: previous.as_deref_mut(),
             };
             match &mut self.root {
                 Node::Empty => EMPTY_ROOT_HASH,
@@ -168,7 +174,10 @@ impl SparseTrie {
         for path in &self.loaded {
             if !has_node_at(&self.root, Nibbles::new(), path) {
                 let key = location.key(path);
-                table.remove(key.as_slice())?;
+                let removed = table.delete(&key, previous.is_some())?;
+                if let (Some(previous), Some(node)) = (previous.as_deref_mut(), removed) {
+                    previous.push((*path, Some(node)));
+                }
                 stats.deletes += 1;
             }
         }

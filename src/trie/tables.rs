@@ -18,6 +18,12 @@ pub const ACCOUNT_TRIE: TableDefinition<'static, &[u8], &[u8]> =
 pub const STORAGE_TRIE: TableDefinition<'static, &[u8], &[u8]> =
     TableDefinition::new(STORAGE_TRIE_NAME);
 
+/// History of the nodes of tracked storage tries (see `super::history`): key = `keccak(address)`
+/// (32 bytes) ‖ path length (1 byte) ‖ nibble path ‖ block number (8 bytes BE), value = the node's
+/// RLP before that block changed it, empty when there was no node at that path.
+pub const STORAGE_TRIE_HISTORY: TableDefinition<'static, &[u8], &[u8]> =
+    TableDefinition::new("storage_trie_history");
+
 /// Name of [`ACCOUNT_TRIE`], used in error messages.
 pub(crate) const ACCOUNT_TRIE_NAME: &str = "account_trie";
 

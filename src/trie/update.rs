@@ -17,12 +17,12 @@ use super::{
     error::{CorruptionKind, Result},
     node::TrieLocation,
     sparse_trie::TrieStats,
+    store::NodeStore,
 };
 use alloy_trie::{
     Nibbles,
     nodes::{RlpNode, TrieNode},
 };
-use redb::ReadableTable;
 
 /// The 16 children of a branch; `None` = no child at that nibble.
 pub(super) type Children = [Option<Box<Node>>; 16];
@@ -112,7 +112,7 @@ pub(super) struct Loader<'a, T> {
 
 impl<T> Loader<'_, T>
 where
-    T: ReadableTable<&'static [u8], &'static [u8]>,
+    T: NodeStore,
 {
     /// Loads the node at `path`; `expected` is the parent's reference to it (`None` for the root).
     /// Returns `None` only for a missing root.
@@ -121,7 +121,7 @@ where
         path: &Nibbles,
         expected: Option<&RlpNode>,
     ) -> Result<Option<Node>> {
-        let Some(rlp) = self.location.read(self.table, path)? else {
+        let Some(rlp) = self.table.get(&self.location.key(path))? else {
             return match expected {
                 None => Ok(None),
                 Some(_) => Err(self.location.corrupt(path, CorruptionKind::Missing)),

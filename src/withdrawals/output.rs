@@ -131,30 +131,22 @@ pub fn message_passer_storage(
     Ok(MessagePasserStorage { slots, root })
 }
 
-/// Storage proof of `slot` at `output`'s block in one pass over the message passer's storage
-/// (rebuild, hash while retaining the proof nodes, check the root against the recorded one).
+/// Storage proof of `slot` at `output`'s block, walked from the message passer's storage trie and
+/// its node history (see `crate::trie::storage_proof_at`): O(trie depth) lookups, checked against
+/// the storage root recorded for that block.
 pub fn message_passer_proof(
     provider: &Provider,
     output: &BlockOutput,
     slot: B256,
 ) -> Result<(U256, Vec<Bytes>), WithdrawalError> {
-    let slots = storage_at(provider, MESSAGE_PASSER_ADDRESS, output.header.number)?;
-    let target = Nibbles::unpack(keccak256(slot));
-    let (root, nodes) = hash_storage(&slots, Some(target));
-    let expected = output.preimage.message_passer_storage_root;
-    if root != expected {
-        return Err(StorageError::Corrupt {
-            table: "storage_history",
-            key: format!("{MESSAGE_PASSER_ADDRESS} at block {}", output.header.number),
-            message: format!("rebuilt storage root {root} differs from the trie's {expected}"),
-        }
-        .into());
-    }
-    let value = slots
-        .get(&U256::from_be_bytes(slot.0))
-        .copied()
-        .unwrap_or_default();
-    Ok((value, geth_proof(&nodes, &target)))
+    Ok(crate::trie::storage_proof_at(
+        provider.txn(),
+        &keccak256(MESSAGE_PASSER_ADDRESS),
+        slot,
+        output.header.number,
+        output.preimage.message_passer_storage_root,
+    )
+    .map_err(StorageError::from)?)
 }
 
 /// geth-style proof towards `target`: the root, then every node referenced by hash.

@@ -3,7 +3,9 @@
 mod bundle;
 mod corruption;
 mod cost;
+mod history;
 mod oracle;
+mod pending;
 mod proof;
 
 use super::{HashedAccount, HashedPostState, HashedStorage, tables};
@@ -212,7 +214,8 @@ impl TestDb {
         changes: &HashedPostState,
     ) -> (B256, super::sparse_trie::TrieStats) {
         let txn = self.db.begin_write().expect("begin write");
-        let out = super::apply::apply_changes_with_stats(&txn, changes).expect("apply changes");
+        let out =
+            super::apply::apply_changes_with_stats(&txn, changes, None).expect("apply changes");
         txn.commit().expect("commit");
         out
     }

@@ -7,7 +7,7 @@ use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount, root::state_root_un
 
 /// Random changes to `model`'s state: new, updated and deleted accounts; set, deleted and wiped
 /// slots.
-fn random_changes(rng: &mut Rng, model: &Model) -> HashedPostState {
+pub(super) fn random_changes(rng: &mut Rng, model: &Model) -> HashedPostState {
     let existing: Vec<B256> = model.accounts.keys().copied().collect();
     let mut changes = HashedPostState::default();
     for _ in 0..1 + rng.below(30) {
