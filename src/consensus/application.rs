@@ -325,10 +325,20 @@ impl ChainApplication {
         if !self.execute_ancestry(&context, parent, ancestry).await? {
             return Ok(false);
         }
-        let engine = self.engine.clone();
+        let (engine, pool) = (self.engine.clone(), self.pool.clone());
         let inner = candidate.inner().clone();
         let result = blocking(&context, move || {
-            engine.validate_payload(inner.block()).map(|_| ())
+            // Most transactions arrived through the pool (RPC or gossip), which recovered their
+            // senders already.
+            let block = inner.block();
+            let hashes: Vec<B256> = block
+                .body
+                .transactions
+                .iter()
+                .map(|tx| *tx.tx_hash())
+                .collect();
+            let known = pool.senders(&hashes);
+            engine.validate_payload_with(block, &known).map(|_| ())
         })
         .await?;
         match result {

@@ -20,7 +20,7 @@ mod pending;
 pub use error::EngineError;
 pub use forkchoice::{BlockRef, ForkchoiceState};
 pub use hashed::hashed_post_state;
-pub use payload::BuiltPayload;
+pub use payload::{BuiltPayload, PreviewBlock};
 
 use crate::{
     chainspec::ChainSpec,

@@ -10,7 +10,7 @@
 
 use super::{
     BlockSummary, Engine, EngineError, SoftFinality, StateUpdate, hashed_post_state,
-    pending::{OverlayState, PendingBlock},
+    pending::{PendingBlock, overlay_state},
 };
 use crate::{
     execution::{self, BlockAttributes, ConsensusError, ExecutionError, validate},
@@ -35,12 +35,28 @@ pub struct BuiltPayload {
     pub skipped: usize,
 }
 
+/// The block the head's child would be with some transactions, executed but not kept: the RPC's
+/// `pending` block (reth's and geth's `pending` tag).
+#[derive(Debug)]
+pub struct PreviewBlock {
+    /// The block (state root filled in).
+    pub block: Block<TxEnvelope>,
+    /// Its hash.
+    pub hash: B256,
+    /// Senders of its transactions, in order.
+    pub senders: Vec<alloy_primitives::Address>,
+    /// Its receipts.
+    pub receipts: Vec<alloy_consensus::ReceiptEnvelope>,
+    /// Its state changes, to read the state after it on top of the head.
+    pub state: Arc<crate::storage::StateOverlay>,
+}
+
 /// What executing a child of some parent needs: the parent's state and header, and the pending
 /// blocks between the committed head and the parent.
 struct ParentState {
     /// The snapshot `state` and `chain` are relative to.
     provider: Provider,
-    state: OverlayState,
+    state: crate::storage::StateProviderDatabase,
     header: Header,
     chain: Vec<Arc<PendingBlock>>,
 }
@@ -105,10 +121,72 @@ impl Engine {
         })
     }
 
+    /// Executes `transactions` (in order; invalid ones are left out) in a child of the head and
+    /// returns it without keeping it anywhere: the `pending` block.
+    pub fn preview_block(
+        &self,
+        attributes: BlockAttributes,
+        transactions: Vec<Recovered<TxEnvelope>>,
+    ) -> Result<PreviewBlock, EngineError> {
+        let head = self.head()?.hash();
+        let ParentState {
+            provider,
+            state,
+            header: parent_header,
+            chain,
+        } = self.parent_state(head)?;
+        let senders: alloy_primitives::map::HashMap<B256, alloy_primitives::Address> = transactions
+            .iter()
+            .map(|tx| (*tx.inner().tx_hash(), tx.signer()))
+            .collect();
+        let mut built = execution::build_block(
+            self.spec(),
+            state,
+            &parent_header,
+            head,
+            attributes,
+            transactions,
+        )?;
+        let changes = built
+            .outcome
+            .bundle
+            .to_plain_state(OriginalValuesKnown::Yes);
+        built.header.state_root = pending_trie(&provider, &chain, &changes)?.root();
+        let hash = built.header.hash_slow();
+        let mut overlay = crate::storage::StateOverlay::default();
+        overlay.push(built.header.number, hash, &changes);
+        let senders = built
+            .body
+            .transactions
+            .iter()
+            .map(|tx| senders.get(tx.tx_hash()).copied().unwrap_or_default())
+            .collect();
+        Ok(PreviewBlock {
+            block: Block {
+                header: built.header,
+                body: built.body,
+            },
+            hash,
+            senders,
+            receipts: built.outcome.receipts,
+            state: Arc::new(overlay),
+        })
+    }
+
     /// Checks `block` completely on its parent (the head or a pending block): header rules,
     /// body roots, execution, receipts, gas and state root. Nothing is committed; a valid block
     /// joins the pending tree. A block already pending or committed is accepted as it is.
     pub fn validate_payload(&self, block: &Block<TxEnvelope>) -> Result<BlockSummary, EngineError> {
+        self.validate_payload_with(block, &[])
+    }
+
+    /// [`Self::validate_payload`] with the senders of some transactions already known (by index;
+    /// see [`execution::recover_senders_with`]).
+    pub fn validate_payload_with(
+        &self,
+        block: &Block<TxEnvelope>,
+        known_senders: &[Option<alloy_primitives::Address>],
+    ) -> Result<BlockSummary, EngineError> {
         let hash = block.header.hash_slow();
         let summary = BlockSummary {
             number: block.header.number,
@@ -132,7 +210,8 @@ impl Engine {
         let parent = self.parent_state(header.parent_hash)?;
         validate::validate_header(self.spec(), header, &parent.header).map_err(invalid)?;
         validate::validate_body(self.spec(), header, &block.body).map_err(invalid)?;
-        let transactions = execution::recover_senders(self.spec(), header, &block.body)?;
+        let transactions =
+            execution::recover_senders_with(self.spec(), header, &block.body, known_senders)?;
         let outcome = execution::execute_block(
             self.spec(),
             parent.state,
@@ -243,7 +322,7 @@ impl Engine {
                 .header(head)?
                 .ok_or(EngineError::MissingBlock(head))?,
         };
-        let state = OverlayState::new(provider.state()?, &chain);
+        let state = overlay_state(provider.state()?, &chain);
         Ok(ParentState {
             provider,
             state,

@@ -2,19 +2,16 @@
 //! only notarized, so the engine keeps a small tree of executed blocks above the canonical head.
 //!
 //! A pending block holds its plain state changes and its trie rows. Executing on a pending parent
-//! reads through an [`OverlayState`] (the changes of the pending ancestors, newest first, over a
+//! reads through a [`StateOverlay`] (the changes of the pending ancestors, newest first, over a
 //! committed snapshot); its trie update is computed the same way, over the snapshot's trie rows
 //! with the ancestors' rows on top (`crate::trie::compute_updates`), without a write transaction.
 //! Committing a pending block on its parent reuses its execution results and writes its trie rows
 //! verbatim; the tree is pruned to the blocks above the new head.
 
-use crate::storage::{StateProviderDatabase, StorageError};
+use crate::storage::{StateOverlay, StateProviderDatabase};
 use alloy_consensus::{Header, ReceiptEnvelope};
-use alloy_primitives::{Address, B256, U256, map::HashMap};
-use revm::{
-    database::{DatabaseRef, states::StateChangeset},
-    state::{AccountInfo, Bytecode},
-};
+use alloy_primitives::{B256, map::HashMap};
+use revm::database::states::StateChangeset;
 use std::sync::Arc;
 
 /// A block executed on top of the canonical chain or of another pending block.
@@ -69,88 +66,14 @@ impl PendingTree {
     }
 }
 
-/// Storage of one account as changed by pending blocks.
-#[derive(Debug, Default)]
-struct StorageOverlay {
-    /// The account's storage was wiped: unlisted slots are zero.
-    wiped: bool,
-    slots: HashMap<U256, U256>,
-}
-
-/// The committed state with the changes of pending blocks on top.
-#[derive(Debug)]
-pub(super) struct OverlayState {
+/// The committed state with the changes of pending blocks `chain` (oldest first) on top.
+pub(super) fn overlay_state(
     base: StateProviderDatabase,
-    accounts: HashMap<Address, Option<AccountInfo>>,
-    storage: HashMap<Address, StorageOverlay>,
-    contracts: HashMap<B256, Bytecode>,
-    block_hashes: HashMap<u64, B256>,
-}
-
-impl OverlayState {
-    /// `base` with `chain` (oldest first) applied.
-    pub(super) fn new(base: StateProviderDatabase, chain: &[Arc<PendingBlock>]) -> Self {
-        let mut overlay = Self {
-            base,
-            accounts: HashMap::default(),
-            storage: HashMap::default(),
-            contracts: HashMap::default(),
-            block_hashes: HashMap::default(),
-        };
-        for block in chain {
-            overlay.block_hashes.insert(block.header.number, block.hash);
-            let changes = &block.changes;
-            for (address, info) in &changes.accounts {
-                overlay.accounts.insert(*address, info.clone());
-            }
-            for change in &changes.storage {
-                let entry = overlay.storage.entry(change.address).or_default();
-                if change.wipe_storage {
-                    entry.wiped = true;
-                    entry.slots.clear();
-                }
-                entry.slots.extend(change.storage.iter().copied());
-            }
-            for (hash, code) in &changes.contracts {
-                overlay.contracts.insert(*hash, code.clone());
-            }
-        }
-        overlay
+    chain: &[Arc<PendingBlock>],
+) -> StateProviderDatabase {
+    let mut overlay = StateOverlay::default();
+    for block in chain {
+        overlay.push(block.header.number, block.hash, &block.changes);
     }
-}
-
-impl DatabaseRef for OverlayState {
-    type Error = StorageError;
-
-    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, StorageError> {
-        match self.accounts.get(&address) {
-            Some(info) => Ok(info.clone()),
-            None => self.base.basic_ref(address),
-        }
-    }
-
-    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, StorageError> {
-        match self.contracts.get(&code_hash) {
-            Some(code) => Ok(code.clone()),
-            None => self.base.code_by_hash_ref(code_hash),
-        }
-    }
-
-    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, StorageError> {
-        match self.storage.get(&address) {
-            Some(overlay) => match overlay.slots.get(&index) {
-                Some(value) => Ok(*value),
-                None if overlay.wiped => Ok(U256::ZERO),
-                None => self.base.storage_ref(address, index),
-            },
-            None => self.base.storage_ref(address, index),
-        }
-    }
-
-    fn block_hash_ref(&self, number: u64) -> Result<B256, StorageError> {
-        match self.block_hashes.get(&number) {
-            Some(hash) => Ok(*hash),
-            None => self.base.block_hash_ref(number),
-        }
-    }
+    base.with_overlay(Arc::new(overlay))
 }

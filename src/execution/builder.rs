@@ -47,6 +47,42 @@ pub struct BlockAttributes {
     pub parent_beacon_block_root: Option<B256>,
 }
 
+/// `extraData` of the blocks this node builds.
+pub const EXTRA_DATA: &[u8] = b"hauptbuch";
+
+impl BlockAttributes {
+    /// The attributes of the rollup's next block on `parent` (hash `parent_hash`) built at unix
+    /// time `now`: the rollup's conventions (prevRandao = keccak(parent hash), zero beacon root,
+    /// no withdrawals, the parent's gas limit) and the earliest timestamp the chain allows.
+    pub fn next(
+        spec: &ChainSpec,
+        parent_hash: B256,
+        parent: &Header,
+        now: u64,
+        fee_recipient: Address,
+    ) -> Self {
+        Self {
+            timestamp: now.max(earliest_timestamp(spec, parent.timestamp)),
+            fee_recipient,
+            prev_randao: alloy_primitives::keccak256(parent_hash),
+            gas_limit: parent.gas_limit,
+            extra_data: Bytes::from_static(EXTRA_DATA),
+            withdrawals: Default::default(),
+            parent_beacon_block_root: Some(B256::ZERO),
+        }
+    }
+}
+
+/// The earliest timestamp a child of a block with `parent` timestamp may have: the parent's own
+/// on sub-second chains (several blocks per second), otherwise one second later.
+pub fn earliest_timestamp(spec: &ChainSpec, parent: u64) -> u64 {
+    if spec.hauptbuch.allows_equal_timestamps() {
+        parent
+    } else {
+        parent + 1
+    }
+}
+
 /// A block that was built and executed but whose state root is not yet computed
 /// (`header.state_root` is zero until the engine fills it in).
 #[derive(Debug)]

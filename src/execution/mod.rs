@@ -9,7 +9,7 @@ mod builder;
 mod error;
 pub mod validate;
 
-pub use builder::{BlockAttributes, BuiltBlock, build_block};
+pub use builder::{BlockAttributes, BuiltBlock, EXTRA_DATA, build_block, earliest_timestamp};
 pub use error::{ConsensusError, ExecutionError};
 
 use crate::{chainspec::ChainSpec, storage::StorageError};
@@ -24,7 +24,7 @@ use alloy_evm::{
     eth::{EthBlockExecutionCtx, EthBlockExecutor, receipt_builder::AlloyReceiptBuilder},
 };
 use alloy_hardforks::EthereumHardforks;
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 use revm::{
     DatabaseRef,
     database::{BundleState, State, states::bundle_state::BundleRetention},
@@ -52,11 +52,27 @@ pub fn recover_senders(
     header: &Header,
     body: &BlockBody<TxEnvelope>,
 ) -> Result<Vec<Recovered<TxEnvelope>>, ExecutionError> {
+    recover_senders_with(spec, header, body, &[])
+}
+
+/// [`recover_senders`], taking `known[i]` as the sender of transaction `i` where it is `Some`
+/// (senders the pool already recovered from the very same signed transaction, found by its
+/// hash, which commits to the signature). Recovering signatures is most of a block's
+/// verification cost.
+pub fn recover_senders_with(
+    spec: &ChainSpec,
+    header: &Header,
+    body: &BlockBody<TxEnvelope>,
+    known: &[Option<Address>],
+) -> Result<Vec<Recovered<TxEnvelope>>, ExecutionError> {
     let homestead = spec.is_homestead_active_at_block(header.number);
     body.transactions
         .iter()
         .enumerate()
         .map(|(index, tx)| {
+            if let Some(Some(signer)) = known.get(index) {
+                return Ok(Recovered::new_unchecked(tx.clone(), *signer));
+            }
             let signer = if homestead {
                 tx.recover_signer()
             } else {

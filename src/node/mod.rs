@@ -148,11 +148,13 @@ impl NodeCommand {
         };
 
         let modules = RpcModules {
-            eth: EthRpc::new(engine.clone(), pool.clone(), self.rpc.gas_cap),
+            eth: EthRpc::new(engine.clone(), pool.clone(), self.rpc.gas_cap)
+                .with_preconf(preconf.clone()),
             eth_filter: EthFilterRpc::new(engine.clone(), pool.clone()),
             eth_pubsub: EthPubSubRpc::new(engine.clone(), pool.clone()),
             eth_send_sync: EthSendSyncRpc::new(
-                EthRpc::new(engine.clone(), pool.clone(), self.rpc.gas_cap),
+                EthRpc::new(engine.clone(), pool.clone(), self.rpc.gas_cap)
+                    .with_preconf(preconf.clone()),
                 engine.clone(),
             ),
             net: NetRpc::new(spec.chain_id),

@@ -315,14 +315,26 @@ impl Preconfer {
     /// the pool's executable ones first come, first served (at most `max` in all). Closes the
     /// block for new promises. Block builders (dev producer, consensus propose) call this.
     pub fn transactions_for_block(&self, number: u64, max: usize) -> Vec<Recovered<TxEnvelope>> {
+        self.candidates(number, max, true)
+    }
+
+    /// The transactions block `number` would get now ([`Self::transactions_for_block`]) without
+    /// closing it for new promises: the RPC's `pending` block.
+    pub fn preview_transactions(&self, number: u64, max: usize) -> Vec<Recovered<TxEnvelope>> {
+        self.candidates(number, max, false)
+    }
+
+    fn candidates(&self, number: u64, max: usize, close: bool) -> Vec<Recovered<TxEnvelope>> {
         let (promised, excluded, later_senders) = {
             let mut state = self.state();
-            state.closed_through = state.closed_through.max(number);
-            if state.cursor.block <= number {
-                state.cursor = Cursor::fresh(number + 1);
+            if close {
+                state.closed_through = state.closed_through.max(number);
+                if state.cursor.block <= number {
+                    state.cursor = Cursor::fresh(number + 1);
+                }
+                // Promises of earlier blocks are settled (kept or violated) in the chain.
+                state.promised = state.promised.split_off(&number);
             }
-            // Promises of earlier blocks are settled (kept or violated) in the chain.
-            state.promised = state.promised.split_off(&number);
             let promised: Vec<_> = state
                 .promised
                 .get(&number)
@@ -330,8 +342,8 @@ impl Preconfer {
                 .unwrap_or_default();
             let excluded: HashSet<B256> = state
                 .promised
-                .values()
-                .flatten()
+                .range(number..)
+                .flat_map(|(_, promised)| promised)
                 .map(|p| *p.tx.tx_hash())
                 .collect();
             let later_senders: HashSet<Address> = state
@@ -347,7 +359,11 @@ impl Preconfer {
             .best_transactions(max)
             .into_iter()
             .filter(|tx| !excluded.contains(tx.tx_hash()) && !later_senders.contains(&tx.signer()));
-        if cfg!(debug_assertions) && self.inner.config.break_promises && !promised.is_empty() {
+        if cfg!(debug_assertions)
+            && close
+            && self.inner.config.break_promises
+            && !promised.is_empty()
+        {
             tracing::warn!(
                 number,
                 withheld = promised.len(),

@@ -28,7 +28,7 @@ pub use codec::{
 };
 pub use error::{Result, StorageError};
 pub use provider::Provider;
-pub use state::StateProviderDatabase;
+pub use state::{StateOverlay, StateProviderDatabase};
 pub use writer::{BlockWriter, StateChangeset, genesis_changeset};
 
 use redb::ReadableDatabase;

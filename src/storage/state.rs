@@ -1,13 +1,53 @@
 //! The head state as a revm database.
 
 use super::{StorageError, codec::StoredAccount, error::Result, tables};
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, B256, U256, map::HashMap};
 use alloy_trie::KECCAK_EMPTY;
 use redb::{ReadOnlyTable, ReadTransaction};
 use revm::{
-    database::DatabaseRef,
+    database::{DatabaseRef, states::StateChangeset},
     state::{AccountInfo, Bytecode},
 };
+use std::sync::Arc;
+
+/// Storage of one account as changed by blocks that are not in the database.
+#[derive(Debug, Default, Clone)]
+struct StorageOverlay {
+    /// The account's storage was wiped: unlisted slots are zero.
+    wiped: bool,
+    slots: HashMap<U256, U256>,
+}
+
+/// The changes of blocks that are executed but not committed (pending blocks, the RPC's
+/// `pending` block), to read on top of a snapshot: absolute values that shadow it.
+#[derive(Debug, Default, Clone)]
+pub struct StateOverlay {
+    accounts: HashMap<Address, Option<AccountInfo>>,
+    storage: HashMap<Address, StorageOverlay>,
+    contracts: HashMap<B256, Bytecode>,
+    block_hashes: HashMap<u64, B256>,
+}
+
+impl StateOverlay {
+    /// Adds block `number` (hash `hash`) with its state changes on top.
+    pub fn push(&mut self, number: u64, hash: B256, changes: &StateChangeset) {
+        self.block_hashes.insert(number, hash);
+        for (address, info) in &changes.accounts {
+            self.accounts.insert(*address, info.clone());
+        }
+        for change in &changes.storage {
+            let entry = self.storage.entry(change.address).or_default();
+            if change.wipe_storage {
+                entry.wiped = true;
+                entry.slots.clear();
+            }
+            entry.slots.extend(change.storage.iter().copied());
+        }
+        for (hash, code) in &changes.contracts {
+            self.contracts.insert(*hash, code.clone());
+        }
+    }
+}
 
 /// Serves revm's reads (accounts, slots, code, block hashes) from a redb snapshot, either of the
 /// head state or of the state as of an older block (through the history tables).
@@ -21,6 +61,8 @@ pub struct StateProviderDatabase {
     storage_history: ReadOnlyTable<[u8; 60], [u8; 32]>,
     /// `Some(n)`: state after block `n`; `None`: head state.
     at_block: Option<u64>,
+    /// Changes of uncommitted blocks on top.
+    overlay: Option<Arc<StateOverlay>>,
 }
 
 impl StateProviderDatabase {
@@ -33,11 +75,30 @@ impl StateProviderDatabase {
             account_history: txn.open_table(tables::ACCOUNT_HISTORY)?,
             storage_history: txn.open_table(tables::STORAGE_HISTORY)?,
             at_block,
+            overlay: None,
         })
+    }
+
+    /// This view with the changes of uncommitted blocks on top.
+    #[must_use]
+    pub fn with_overlay(mut self, overlay: Arc<StateOverlay>) -> Self {
+        self.overlay = Some(overlay);
+        self
     }
 
     /// The account as of this view.
     pub fn account(&self, address: Address) -> Result<Option<StoredAccount>> {
+        if let Some(info) = self
+            .overlay
+            .as_ref()
+            .and_then(|overlay| overlay.accounts.get(&address))
+        {
+            return Ok(info.as_ref().map(|info| StoredAccount {
+                nonce: info.nonce,
+                balance: info.balance,
+                code_hash: info.code_hash,
+            }));
+        }
         if let Some(block) = self.at_block
             && let Some(block) = block.checked_add(1)
         {
@@ -88,6 +149,13 @@ impl DatabaseRef for StateProviderDatabase {
         if code_hash == KECCAK_EMPTY {
             return Ok(Bytecode::default());
         }
+        if let Some(code) = self
+            .overlay
+            .as_ref()
+            .and_then(|overlay| overlay.contracts.get(&code_hash))
+        {
+            return Ok(code.clone());
+        }
         let value = self
             .bytecodes
             .get(code_hash.0)?
@@ -102,6 +170,17 @@ impl DatabaseRef for StateProviderDatabase {
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256> {
+        if let Some(storage) = self
+            .overlay
+            .as_ref()
+            .and_then(|overlay| overlay.storage.get(&address))
+        {
+            match storage.slots.get(&index) {
+                Some(value) => return Ok(*value),
+                None if storage.wiped => return Ok(U256::ZERO),
+                None => {}
+            }
+        }
         if let Some(block) = self.at_block
             && let Some(block) = block.checked_add(1)
         {
@@ -119,6 +198,13 @@ impl DatabaseRef for StateProviderDatabase {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256> {
+        if let Some(hash) = self
+            .overlay
+            .as_ref()
+            .and_then(|overlay| overlay.block_hashes.get(&number))
+        {
+            return Ok(*hash);
+        }
         Ok(self
             .canonical
             .get(number)?

@@ -315,6 +315,13 @@ impl TxPool {
         self.read().get(hash)
     }
 
+    /// The senders of pooled transactions, by hash (`None` for one not in the pool): a block
+    /// verifier takes them instead of recovering every signature again.
+    pub fn senders(&self, hashes: &[B256]) -> Vec<Option<Address>> {
+        let pool = self.read();
+        hashes.iter().map(|hash| pool.sender(hash)).collect()
+    }
+
     /// Whether the transaction is pooled.
     pub fn contains(&self, hash: &B256) -> bool {
         self.read().contains(hash)

@@ -374,6 +374,10 @@ impl Pool {
         Some(tx.valid.tx.clone())
     }
 
+    pub(super) fn sender(&self, hash: &B256) -> Option<Address> {
+        self.by_hash.get(hash).map(|(sender, _)| *sender)
+    }
+
     pub(super) fn contains(&self, hash: &B256) -> bool {
         self.by_hash.contains_key(hash)
     }

@@ -271,6 +271,95 @@ async fn pending_transactions_survive_a_graceful_restart() {
     node.terminate();
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn pending_tag_is_the_next_block_built_from_the_pool() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // No --dev: nothing is mined, so the pending block stays what the pool would give.
+    let node = NodeProcess::start(dir.path(), &[]);
+    let client = node.client();
+    let to = Address::repeat_byte(0x77);
+    let mut hashes = Vec::new();
+    for raw in [
+        raw_transfer(1, 0, to, 5),
+        raw_transfer(1, 1, to, 7),
+        // A nonce gap: queued, not in the next block.
+        raw_transfer(2, 5, to, 11),
+    ] {
+        let hash: B256 = client
+            .request("eth_sendRawTransaction", rpc_params![raw])
+            .await
+            .expect("send");
+        hashes.push(hash);
+    }
+    let balance = |tag: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .request::<U256, _>("eth_getBalance", rpc_params![to, tag])
+                .await
+                .expect("balance")
+        }
+    };
+    assert_eq!(balance("latest").await, U256::ZERO);
+    assert_eq!(balance("pending").await, U256::from(12));
+
+    let pending: serde_json::Value = client
+        .request("eth_getBlockByNumber", rpc_params!["pending", false])
+        .await
+        .expect("pending block");
+    assert_eq!(pending["number"], "0x1", "{pending}");
+    assert_eq!(
+        pending["transactions"],
+        serde_json::json!([hashes[0], hashes[1]]),
+        "pool order, without the queued transaction"
+    );
+    let count: U64 = client
+        .request(
+            "eth_getBlockTransactionCountByNumber",
+            rpc_params!["pending"],
+        )
+        .await
+        .expect("count");
+    assert_eq!(count, U64::from(2));
+    let second: serde_json::Value = client
+        .request(
+            "eth_getTransactionByBlockNumberAndIndex",
+            rpc_params!["pending", "0x1"],
+        )
+        .await
+        .expect("tx by index");
+    assert_eq!(second["hash"], serde_json::json!(hashes[1]));
+    assert_eq!(second["blockHash"], pending["hash"]);
+    let receipts: Vec<TransactionReceipt> = client
+        .request("eth_getBlockReceipts", rpc_params!["pending"])
+        .await
+        .expect("receipts");
+    assert_eq!(receipts.len(), 2);
+    assert!(receipts.iter().all(|r| r.status()));
+    assert_eq!(receipts[1].inner.cumulative_gas_used(), 42_000);
+    // The chain itself did not move.
+    let latest: U64 = client
+        .request("eth_blockNumber", rpc_params![])
+        .await
+        .expect("block number");
+    assert_eq!(latest, U64::ZERO);
+    // A new transaction changes the pending block.
+    let third: B256 = client
+        .request(
+            "eth_sendRawTransaction",
+            rpc_params![raw_transfer(0, 0, to, 100)],
+        )
+        .await
+        .expect("send");
+    assert_eq!(balance("pending").await, U256::from(112));
+    let pending: serde_json::Value = client
+        .request("eth_getBlockByNumber", rpc_params!["pending", false])
+        .await
+        .expect("pending block");
+    assert_eq!(pending["transactions"][2], serde_json::json!(third));
+    node.terminate();
+}
+
 #[test]
 fn request_size_and_batch_limits_give_clear_errors() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -515,3 +515,57 @@ async fn send_raw_transaction_sync_returns_the_receipt_or_times_out_with_code_4(
     let data: B256 = serde_json::from_str(error.data().expect("hash as data").get()).expect("hash");
     assert_eq!(data, alloy_primitives::keccak256(&gapped));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pending_block_holds_the_preconfirmed_transactions_at_their_positions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Long block time: the promised block stays pending while the test looks at it.
+    let node = NodeProcess::start(dir.path(), &["--dev", "--dev.block-time", "30s"]);
+    let client = node.client();
+    eventually("block 1", || async {
+        let number: U64 = client
+            .request("eth_blockNumber", rpc_params![])
+            .await
+            .expect("blockNumber");
+        (number >= U64::from(1)).then_some(())
+    })
+    .await;
+    let to = Address::repeat_byte(0x5e);
+    let mut issued = Vec::new();
+    for (key, value) in [(0, 3u64), (1, 4)] {
+        issued.push(preconfirm(&client, raw_transfer(key, 0, to, value)).await);
+    }
+    let latest: U64 = client
+        .request("eth_blockNumber", rpc_params![])
+        .await
+        .expect("blockNumber");
+    assert!(
+        issued
+            .iter()
+            .all(|p| p.block_number == latest + U64::from(1)),
+        "promised for the next block"
+    );
+    let pending: Value = client
+        .request("eth_getBlockByNumber", rpc_params!["pending", false])
+        .await
+        .expect("pending block");
+    assert_eq!(pending["number"], serde_json::json!(issued[0].block_number));
+    for preconf in &issued {
+        let index = usize::try_from(preconf.tx_index.to::<u64>()).expect("index");
+        assert_eq!(
+            pending["transactions"][index],
+            serde_json::json!(preconf.tx_hash),
+            "promised position"
+        );
+    }
+    let balance: alloy_primitives::U256 = client
+        .request("eth_getBalance", rpc_params![to, "pending"])
+        .await
+        .expect("balance");
+    assert_eq!(balance, alloy_primitives::U256::from(7));
+    let balance: alloy_primitives::U256 = client
+        .request("eth_getBalance", rpc_params![to, "latest"])
+        .await
+        .expect("balance");
+    assert_eq!(balance, alloy_primitives::U256::ZERO, "not sealed yet");
+}

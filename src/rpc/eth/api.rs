@@ -1,8 +1,9 @@
 //! [`EthApiServer`] implementation.
 
-use super::{EthApiServer, access_list, call, convert, fees, proof};
+use super::{EthApiServer, access_list, call, convert, fees, pending::PendingBlockCache, proof};
 use crate::{
-    engine::Engine,
+    engine::{Engine, PreviewBlock},
+    preconf::Preconfer,
     rpc::error::{RpcError, RpcResult},
     storage::{Provider, StateProviderDatabase},
     txpool::{AccountReader, PoolError, TxPool},
@@ -15,6 +16,7 @@ use alloy_rpc_types_eth::{
     TransactionReceipt, TransactionRequest, state::StateOverride,
 };
 use revm::DatabaseRef;
+use std::sync::Arc;
 
 /// Suggested priority fee (1 gwei), as geth's default `--miner.gasprice`-derived tip. The
 /// sequencer orders first-come-first-served, so a higher tip buys nothing but inclusion.
@@ -30,6 +32,9 @@ pub struct EthRpc {
     pool: TxPool,
     /// Gas cap for `eth_call` / `eth_estimateGas`.
     gas_cap: u64,
+    /// The preconfirmation issuer, whose promises the `pending` block holds.
+    preconf: Option<Preconfer>,
+    pending: Arc<PendingBlockCache>,
 }
 
 /// A resolved block: its number, hash and header.
@@ -39,14 +44,49 @@ pub(crate) struct ResolvedBlock {
     pub(crate) header: Header,
 }
 
+impl ResolvedBlock {
+    fn pending(pending: &PreviewBlock) -> Self {
+        Self {
+            number: pending.block.header.number,
+            hash: pending.hash,
+            header: pending.block.header.clone(),
+        }
+    }
+}
+
 impl EthRpc {
     /// Creates the namespace.
-    pub const fn new(engine: Engine, pool: TxPool, gas_cap: u64) -> Self {
+    pub fn new(engine: Engine, pool: TxPool, gas_cap: u64) -> Self {
         Self {
             engine,
             pool,
             gas_cap,
+            preconf: None,
+            pending: Arc::default(),
         }
+    }
+
+    /// The `pending` block holds `preconf`'s promises for the next block.
+    #[must_use]
+    pub fn with_preconf(mut self, preconf: Option<Preconfer>) -> Self {
+        self.preconf = preconf;
+        self
+    }
+
+    pub(crate) const fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub(crate) const fn pool(&self) -> &TxPool {
+        &self.pool
+    }
+
+    pub(crate) const fn preconf(&self) -> Option<&Preconfer> {
+        self.preconf.as_ref()
+    }
+
+    pub(crate) fn pending_cache(&self) -> &PendingBlockCache {
+        &self.pending
     }
 
     fn provider(&self) -> Result<Provider, RpcError> {
@@ -101,6 +141,11 @@ impl EthRpc {
         block: Option<BlockId>,
     ) -> Result<(ResolvedBlock, StateProviderDatabase), RpcError> {
         let block = block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest));
+        if block == BlockId::Number(BlockNumberOrTag::Pending) {
+            let pending = self.pending_block()?;
+            let state = provider.state()?.with_overlay(pending.state.clone());
+            return Ok((ResolvedBlock::pending(&pending), state));
+        }
         let resolved = Self::resolve(provider, block)?.ok_or(RpcError::HeaderNotFound)?;
         let head = provider.head()?.map(|h| h.number).unwrap_or_default();
         let state = if resolved.number >= head {
@@ -112,6 +157,11 @@ impl EthRpc {
     }
 
     fn block(&self, block: BlockId, full: bool) -> Result<Option<Block>, RpcError> {
+        if let Some(pending) = self.if_pending(block)? {
+            let body = pending.block.body.clone();
+            let header = pending.block.header.clone();
+            return Ok(Some(convert::rpc_block(header, pending.hash, body, full)));
+        }
         let provider = self.provider()?;
         let Some(resolved) = Self::resolve(&provider, block)? else {
             return Ok(None);
@@ -125,6 +175,15 @@ impl EthRpc {
         )))
     }
 
+    /// The pending block if `block` is the `pending` tag.
+    fn if_pending(&self, block: BlockId) -> Result<Option<Arc<PreviewBlock>>, RpcError> {
+        if block == BlockId::Number(BlockNumberOrTag::Pending) {
+            self.pending_block().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     fn body(&self, provider: &Provider, hash: B256) -> Result<BlockBody<TxEnvelope>, RpcError> {
         provider
             .body(hash)?
@@ -136,6 +195,13 @@ impl EthRpc {
         block: BlockId,
         index: usize,
     ) -> Result<Option<Transaction>, RpcError> {
+        if let Some(pending) = self.if_pending(block)? {
+            let (header, body) = (&pending.block.header, &pending.block.body);
+            return Ok(body
+                .transactions
+                .get(index)
+                .map(|tx| convert::rpc_transaction(tx, header, pending.hash, index)));
+        }
         let provider = self.provider()?;
         let Some(resolved) = Self::resolve(&provider, block)? else {
             return Ok(None);
@@ -157,19 +223,24 @@ impl EthRpc {
         let receipts = provider
             .receipts(resolved.hash)?
             .ok_or_else(|| RpcError::internal(format!("receipts of {} missing", resolved.hash)))?;
-        let spec = self.engine.spec();
-        let blob_gas_price = spec
-            .blob_params_at_timestamp(resolved.header.timestamp)
-            .zip(resolved.header.excess_blob_gas)
+        Ok(self.rpc_receipts(&resolved.header, resolved.hash, &body, receipts, index))
+    }
+
+    fn rpc_receipts(
+        &self,
+        header: &Header,
+        hash: B256,
+        body: &BlockBody<TxEnvelope>,
+        receipts: Vec<alloy_consensus::ReceiptEnvelope>,
+        index: Option<usize>,
+    ) -> Vec<TransactionReceipt> {
+        let blob_gas_price = self
+            .engine
+            .spec()
+            .blob_params_at_timestamp(header.timestamp)
+            .zip(header.excess_blob_gas)
             .map(|(params, excess)| params.calc_blob_fee(excess));
-        Ok(convert::rpc_receipts(
-            &resolved.header,
-            resolved.hash,
-            &body,
-            receipts,
-            index,
-            blob_gas_price,
-        ))
+        convert::rpc_receipts(header, hash, body, receipts, index, blob_gas_price)
     }
 
     fn transaction_count_at(
@@ -393,6 +464,9 @@ impl EthApiServer for EthRpc {
         &self,
         number: BlockNumberOrTag,
     ) -> RpcResult<Option<U64>> {
+        if let Some(pending) = self.if_pending(BlockId::Number(number))? {
+            return Ok(Some(U64::from(pending.block.body.transactions.len())));
+        }
         let provider = self.provider()?;
         let Some(resolved) = Self::resolve(&provider, BlockId::Number(number))? else {
             return Ok(None);
@@ -460,6 +534,17 @@ impl EthApiServer for EthRpc {
     }
 
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+        if let Some(pending) = self.if_pending(block)? {
+            let (header, body) = (&pending.block.header, &pending.block.body);
+            let receipts = pending.receipts.clone();
+            return Ok(Some(self.rpc_receipts(
+                header,
+                pending.hash,
+                body,
+                receipts,
+                None,
+            )));
+        }
         let provider = self.provider()?;
         let Some(resolved) = Self::resolve(&provider, block)? else {
             return Ok(None);

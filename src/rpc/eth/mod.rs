@@ -7,6 +7,7 @@ mod call;
 pub(crate) mod convert;
 mod fees;
 mod filter;
+mod pending;
 mod proof;
 mod pubsub;
 mod send_sync;
