@@ -95,6 +95,10 @@ pub fn parse_bootnode(value: &str) -> Result<Bootnode, String> {
     })
 }
 
+/// Default of `--da.max-unposted-blocks`: ten minutes of 1 s blocks, far longer than a DA
+/// blip, short enough that soft confirmations never run far ahead of what DA holds.
+pub const DEFAULT_MAX_UNPOSTED_BLOCKS: u64 = 600;
+
 /// Data availability (Celestia) flags.
 #[derive(Debug, Clone, Args)]
 pub struct DaArgs {
@@ -114,6 +118,12 @@ pub struct DaArgs {
     /// DA blocks to wait after inclusion before a block is firm (Celestia is final at 0).
     #[arg(long = "da.confirmations", default_value_t = 0)]
     pub confirmations: u64,
+    /// Most blocks production may run ahead of DA posting: once this many blocks are not in a
+    /// blob the DA node accepted, the proposer pauses (logged, metric `hauptbuch_da_paused`)
+    /// until posting catches up. Applies only to a node that posts to DA.
+    #[arg(long = "da.max-unposted-blocks", default_value_t = DEFAULT_MAX_UNPOSTED_BLOCKS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_unposted_blocks: u64,
     /// Block time of the embedded DA server used by `--dev`.
     #[arg(long = "da.block-time", default_value = "1s", value_parser = parse_duration)]
     pub embedded_block_time: Duration,

@@ -4,13 +4,16 @@
 //! chainspec's validator set).
 
 use super::{args::DaArgs, exex};
-use crate::{chainspec::ChainSpec, engine::Engine};
+use crate::{chainspec::ChainSpec, consensus::UnpostedBound, engine::Engine};
 use hauptbuch_exex::{
     celestia::{DaExExConfig, run_da_exex},
     da_server::{DaServerConfig, DaServerHandle},
 };
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
+
+/// Name of the DA ExEx (its finished height is persisted under it).
+const DA_EXEX: &str = "da";
 
 /// What the node started for DA.
 #[derive(Debug, Default)]
@@ -19,6 +22,8 @@ pub(super) struct DaRuntime {
     pub(super) server: Option<DaServerHandle>,
     /// The DA ExEx's data directory, when blocks are posted.
     pub(super) da_dir: Option<std::path::PathBuf>,
+    /// The bound on unposted blocks block production honours, when blocks are posted.
+    pub(super) unposted_bound: Option<UnpostedBound>,
 }
 
 /// Starts DA posting as the flags ask: an external celestia-node (`--da.url`), the embedded
@@ -74,12 +79,18 @@ pub(super) async fn start(
     config
         .celestia_namespace()
         .map_err(|e| eyre::eyre!("invalid DA namespace: {e}"))?;
+    // Production may run ahead of posting by at most `--da.max-unposted-blocks` blocks, counted
+    // from the DA ExEx's finished height (the last block a `blob.Submit` accepted).
+    let posted = exex::finished_height(engine, DA_EXEX)?.map_or(0, |f| f.number);
+    let (bound, posted) = UnpostedBound::new(args.max_unposted_blocks, posted);
+    runtime.unposted_bound = Some(bound);
     let exex_cancel = cancel.child_token();
     exex::spawn(
         tasks,
-        "da",
+        DA_EXEX,
         engine.clone(),
         cancel.child_token(),
+        Some(posted),
         move |ctx| async move {
             run_da_exex(ctx, config, exex_cancel)
                 .await
