@@ -243,6 +243,10 @@ async fn a_da_outage_pauses_production_at_the_bound_and_every_block_is_posted_af
         gauge(&metrics, "hauptbuch_da_unposted_blocks"),
         Some(BOUND as f64)
     );
+    assert!(
+        gauge(&metrics, "hauptbuch_da_unposted_bytes").is_some_and(|bytes| bytes > 0.0),
+        "the unposted blobs' bytes are reported"
+    );
 
     // DA is back on the same port and datadir: production resumes and firm catches up.
     da.restart();
