@@ -2,6 +2,16 @@
 //! posts every block and turns DA finality into `finalized` — or, on a node that is not a
 //! validator, following the chain from DA (derivation, certificates verified against the
 //! chainspec's validator set).
+//!
+//! On a multi-validator network every validator given `--da.url` posts every block (the blobs
+//! are identical up to batching; readers skip duplicates), so DA cost scales with the validator
+//! count. Electing one poster is not done yet because the others must then learn firmness from
+//! DA instead of from their own submissions: they need a tracker that scans the namespace
+//! (`blob.GetAll` per DA height), checks each blob's blocks against their canonical hashes and
+//! marks them firm at the DA head — and the bound on unposted blocks must then count what is on
+//! DA, not what this node submitted, or a silent poster lets the other leaders run unbounded.
+//! Failover (the poster crashes; who takes over, from which block) needs the same tracker. Until
+//! then, all posting is the simple, live choice.
 
 use super::{args::DaArgs, exex};
 use crate::{chainspec::ChainSpec, consensus::UnpostedBound, engine::Engine};
