@@ -11,9 +11,13 @@
 //! certificate) are executed first, oldest first, from the ancestry marshal provides.
 //!
 //! Engine calls block (execution, state root), so they run on the runtime's blocking pool.
+//!
+//! On a node that posts to DA, propose first waits for room under the bound on unposted blocks
+//! ([`UnpostedBound`]); while DA is down the leader thus proposes nothing and its views time out.
 
 use super::{
-    ConsensusBlock, Digest, PublicKey, Scheme, ValidatorSet, block::digest_hash, blocking,
+    ConsensusBlock, Digest, PublicKey, Scheme, UnpostedBound, ValidatorSet, block::digest_hash,
+    blocking,
 };
 use crate::{
     engine::{Engine, EngineError},
@@ -50,6 +54,8 @@ pub struct ChainApplication {
     pool: TxPool,
     /// Promised positions this node's blocks honour (`--dev` preconfirmations).
     preconf: Option<Preconfer>,
+    /// How far production may run ahead of DA posting (nodes that post to DA).
+    unposted_bound: Option<UnpostedBound>,
     validators: Arc<ValidatorSet>,
     block_time: Duration,
     /// When this node built or verified each recent block: a proposal waits until its parent is
@@ -69,6 +75,7 @@ impl ChainApplication {
             engine,
             pool,
             preconf: None,
+            unposted_bound: None,
             validators,
             block_time,
             seen: Default::default(),
@@ -87,6 +94,12 @@ impl ChainApplication {
     /// Builds blocks that honour `preconf`'s promises.
     pub fn with_preconf(mut self, preconf: Option<Preconfer>) -> Self {
         self.preconf = preconf;
+        self
+    }
+
+    /// Pauses proposals while more than the bound's blocks are not posted to DA.
+    pub fn with_unposted_bound(mut self, bound: Option<UnpostedBound>) -> Self {
+        self.unposted_bound = bound;
         self
     }
 
@@ -221,6 +234,10 @@ impl ChainApplication {
         }
         if let Some(seen) = self.seen_at(&parent_hash) {
             context.sleep_until(seen + self.block_time).await;
+        }
+        if let Some(bound) = &self.unposted_bound {
+            // Consensus drops this future when the view times out, ending the wait.
+            bound.wait_for_room(parent.height().get()).await;
         }
         let parent_header = parent.inner().header().clone();
         let now = unix_secs(context.current());
@@ -361,6 +378,10 @@ impl std::fmt::Debug for ChainApplication {
             .field("validators", &self.validators.len())
             .field("block_time", &self.block_time)
             .field("preconf", &self.preconf.is_some())
+            .field(
+                "max_unposted_blocks",
+                &self.unposted_bound.as_ref().map(UnpostedBound::max_blocks),
+            )
             .finish_non_exhaustive()
     }
 }

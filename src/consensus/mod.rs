@@ -24,12 +24,14 @@ mod certificate;
 pub mod finalizer;
 pub mod gossip;
 mod keys;
+mod unposted_bound;
 mod validators;
 
 pub use application::ChainApplication;
 pub use block::{BlockDecodeError, ConsensusBlock, digest_hash};
 pub use certificate::{CertificateError, CertificateVerifier, digest_of};
 pub use keys::{KeyError, generate_key, public_key_hex, public_key_to_hex, read_key, write_key};
+pub use unposted_bound::{PostedHeight, UnpostedBound};
 pub use validators::{ValidatorSet, ValidatorSetError};
 
 use crate::{chainspec::ChainSpec, engine::Engine, txpool::TxPool};
@@ -130,6 +132,8 @@ pub struct ValidatorConfig {
     pub partition_prefix: String,
     /// The preconfirmation issuer whose promises this validator's blocks honour.
     pub preconf: Option<crate::preconf::Preconfer>,
+    /// The bound on blocks not yet posted to DA, on a node that posts (else `None`).
+    pub unposted_bound: Option<UnpostedBound>,
 }
 
 impl std::fmt::Debug for ValidatorConfig {
@@ -139,6 +143,7 @@ impl std::fmt::Debug for ValidatorConfig {
             .field("block_time", &self.block_time)
             .field("partition_prefix", &self.partition_prefix)
             .field("preconf", &self.preconf.is_some())
+            .field("unposted_bound", &self.unposted_bound)
             .finish_non_exhaustive()
     }
 }
@@ -346,7 +351,8 @@ where
 
     let application =
         ChainApplication::new(engine, pool, config.validators.clone(), config.block_time)
-            .with_preconf(config.preconf.clone());
+            .with_preconf(config.preconf.clone())
+            .with_unposted_bound(config.unposted_bound.clone());
     let inline = Inline::new(context.child("inline"), application, mailbox, epocher);
     let leader_timeout = config.leader_timeout();
     let simplex = simplex::Engine::new(

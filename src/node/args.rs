@@ -95,6 +95,10 @@ pub fn parse_bootnode(value: &str) -> Result<Bootnode, String> {
     })
 }
 
+/// Default of `--da.max-unposted-blocks`: ten minutes of 1 s blocks, far longer than a DA
+/// blip, short enough that soft confirmations never run far ahead of what DA holds.
+pub const DEFAULT_MAX_UNPOSTED_BLOCKS: u64 = 600;
+
 /// Data availability (Celestia) flags.
 #[derive(Debug, Clone, Args)]
 pub struct DaArgs {
@@ -114,6 +118,12 @@ pub struct DaArgs {
     /// DA blocks to wait after inclusion before a block is firm (Celestia is final at 0).
     #[arg(long = "da.confirmations", default_value_t = 0)]
     pub confirmations: u64,
+    /// Most blocks production may run ahead of DA posting: once this many blocks are not in a
+    /// blob the DA node accepted, the proposer pauses (logged, metric `hauptbuch_da_paused`)
+    /// until posting catches up. Applies only to a node that posts to DA.
+    #[arg(long = "da.max-unposted-blocks", default_value_t = DEFAULT_MAX_UNPOSTED_BLOCKS,
+          value_parser = parse_block_count)]
+    pub max_unposted_blocks: u64,
     /// Block time of the embedded DA server used by `--dev`.
     #[arg(long = "da.block-time", default_value = "1s", value_parser = parse_duration)]
     pub embedded_block_time: Duration,
@@ -185,6 +195,15 @@ impl PoolArgs {
     }
 }
 
+/// Parses a positive number of blocks.
+pub(super) fn parse_block_count(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1 block".into()),
+        Ok(count) => Ok(count),
+        Err(_) => Err(format!("`{text}` is not a number of blocks")),
+    }
+}
+
 /// Parses `1s`, `250ms`, `2m` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -210,6 +229,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_counts_parse() {
+        assert_eq!(parse_block_count("20"), Ok(20));
+        assert!(
+            parse_block_count("0")
+                .expect_err("zero")
+                .contains("at least 1")
+        );
+        assert!(
+            parse_block_count("many")
+                .expect_err("text")
+                .contains("many")
+        );
+    }
 
     #[test]
     fn durations_parse() {

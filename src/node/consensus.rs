@@ -53,6 +53,16 @@ pub(super) struct ValidatorRole {
     key: PrivateKey,
     validators: Arc<ValidatorSet>,
     block_time: Duration,
+    /// The bound on unposted blocks its proposals honour, when this node posts to DA.
+    unposted_bound: Option<consensus::UnpostedBound>,
+}
+
+impl ValidatorRole {
+    /// Proposes only while fewer than the bound's blocks are unposted.
+    pub(super) fn with_unposted_bound(mut self, bound: Option<consensus::UnpostedBound>) -> Self {
+        self.unposted_bound = bound;
+        self
+    }
 }
 
 impl Role {
@@ -92,6 +102,7 @@ impl Role {
             key,
             validators: Arc::new(validators),
             block_time,
+            unposted_bound: None,
         })))
     }
 }
@@ -150,6 +161,7 @@ pub(super) async fn start(
         key,
         validators,
         block_time,
+        unposted_bound,
     } = role;
     let spec = engine.spec().clone();
     let port = args
@@ -211,6 +223,7 @@ pub(super) async fn start(
         validators = validators.len(),
         ?block_time,
         max_block_bytes = MAX_BLOCK_SIZE,
+        max_unposted_blocks = ?unposted_bound.as_ref().map(consensus::UnpostedBound::max_blocks),
         "starting validator"
     );
     let config = ValidatorConfig {
@@ -220,6 +233,7 @@ pub(super) async fn start(
         block_time,
         partition_prefix: "node".into(),
         preconf,
+        unposted_bound,
     };
     consensus::start_validator(
         context.child("consensus"),

@@ -2,15 +2,28 @@
 //! posts every block and turns DA finality into `finalized` — or, on a node that is not a
 //! validator, following the chain from DA (derivation, certificates verified against the
 //! chainspec's validator set).
+//!
+//! On a multi-validator network every validator given `--da.url` posts every block (the blobs
+//! are identical up to batching; readers skip duplicates), so DA cost scales with the validator
+//! count. Electing one poster is not done yet because the others must then learn firmness from
+//! DA instead of from their own submissions: they need a tracker that scans the namespace
+//! (`blob.GetAll` per DA height), checks each blob's blocks against their canonical hashes and
+//! marks them firm at the DA head — and the bound on unposted blocks must then count what is on
+//! DA, not what this node submitted, or a silent poster lets the other leaders run unbounded.
+//! Failover (the poster crashes; who takes over, from which block) needs the same tracker. Until
+//! then, all posting is the simple, live choice.
 
 use super::{args::DaArgs, exex};
-use crate::{chainspec::ChainSpec, engine::Engine};
+use crate::{chainspec::ChainSpec, consensus::UnpostedBound, engine::Engine};
 use hauptbuch_exex::{
     celestia::{DaExExConfig, run_da_exex},
     da_server::{DaServerConfig, DaServerHandle},
 };
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
+
+/// Name of the DA ExEx (its finished height is persisted under it).
+const DA_EXEX: &str = "da";
 
 /// What the node started for DA.
 #[derive(Debug, Default)]
@@ -19,6 +32,8 @@ pub(super) struct DaRuntime {
     pub(super) server: Option<DaServerHandle>,
     /// The DA ExEx's data directory, when blocks are posted.
     pub(super) da_dir: Option<std::path::PathBuf>,
+    /// The bound on unposted blocks block production honours, when blocks are posted.
+    pub(super) unposted_bound: Option<UnpostedBound>,
 }
 
 /// Starts DA posting as the flags ask: an external celestia-node (`--da.url`), the embedded
@@ -74,12 +89,18 @@ pub(super) async fn start(
     config
         .celestia_namespace()
         .map_err(|e| eyre::eyre!("invalid DA namespace: {e}"))?;
+    // Production may run ahead of posting by at most `--da.max-unposted-blocks` blocks, counted
+    // from the DA ExEx's finished height (the last block a `blob.Submit` accepted).
+    let posted = exex::finished_height(engine, DA_EXEX)?.map_or(0, |f| f.number);
+    let (bound, posted) = UnpostedBound::new(args.max_unposted_blocks, posted);
+    runtime.unposted_bound = Some(bound);
     let exex_cancel = cancel.child_token();
     exex::spawn(
         tasks,
-        "da",
+        DA_EXEX,
         engine.clone(),
         cancel.child_token(),
+        Some(posted),
         move |ctx| async move {
             run_da_exex(ctx, config, exex_cancel)
                 .await

@@ -8,8 +8,10 @@
 //!   database in chunks of [`CHUNK`] blocks into a channel of [`CHANNEL_CAPACITY`] entries; the
 //!   engine's broadcast only wakes the feeder up, it is never buffered for the ExEx.
 //! - `Firm` reports move `finalized` forward only (never backwards, never past `safe`).
+//! - A `FinishedHeight` is persisted before it is passed on to block production's bound on
+//!   unposted blocks ([`PostedHeight`]), if the ExEx has one.
 
-use crate::{engine::Engine, storage::Provider};
+use crate::{consensus::PostedHeight, engine::Engine, storage::Provider};
 use alloy_consensus::{BlockBody, Header, TxEnvelope};
 use alloy_eips::Encodable2718;
 use alloy_primitives::{B256, Bytes};
@@ -72,12 +74,14 @@ fn committed_block(provider: &Provider, number: u64) -> eyre::Result<Option<Comm
     }))
 }
 
-/// Starts ExEx `name` (built by `exex` from its context) with its feeder and event handler.
+/// Starts ExEx `name` (built by `exex` from its context) with its feeder and event handler;
+/// its finished heights also go to `posted`, when given.
 pub(crate) fn spawn<F, Fut>(
     tasks: &mut tokio::task::JoinSet<eyre::Result<()>>,
     name: &'static str,
     engine: Engine,
     cancel: CancellationToken,
+    posted: Option<PostedHeight>,
     exex: F,
 ) -> eyre::Result<()>
 where
@@ -143,7 +147,15 @@ where
                 },
             };
             match event {
-                ExExEvent::FinishedHeight(block) => persist_finished(&engine, name, block)?,
+                ExExEvent::FinishedHeight(block) => {
+                    persist_finished(&engine, name, block)?;
+                    if let Some(posted) = &posted {
+                        posted.set(block.number);
+                        let head = engine.head()?.number;
+                        metrics::gauge!("hauptbuch_da_unposted_blocks")
+                            .set(head.saturating_sub(block.number) as f64);
+                    }
+                }
                 ExExEvent::Firm { block, location } => {
                     let current = engine.forkchoice()?;
                     if block.number <= current.finalized.number {

@@ -25,8 +25,8 @@ mod metrics;
 mod pool;
 
 pub use args::{
-    Bootnode, ConsensusArgs, DaArgs, DevArgs, NodeCommand, PoolArgs, PreconfArgs, parse_bootnode,
-    parse_duration, read_auth_token,
+    Bootnode, ConsensusArgs, DEFAULT_MAX_UNPOSTED_BLOCKS, DaArgs, DevArgs, NodeCommand, PoolArgs,
+    PreconfArgs, parse_bootnode, parse_duration, read_auth_token,
 };
 pub(crate) use metrics::record_block;
 
@@ -137,7 +137,7 @@ impl NodeCommand {
                     &context,
                     &self.consensus,
                     self.dev.dev,
-                    *role,
+                    role.with_unposted_bound(da.unposted_bound.clone()),
                     engine.clone(),
                     pool.clone(),
                     preconf.clone(),

@@ -13,7 +13,8 @@ use commonware_utils::{NZU32, NZUsize, probability};
 use hauptbuch_reth::{
     chainspec::{ChainSpec, Validator},
     consensus::{
-        self, Channels, PublicKey, ValidatorConfig, ValidatorHandles, ValidatorSet, channels,
+        self, Channels, PublicKey, UnpostedBound, ValidatorConfig, ValidatorHandles, ValidatorSet,
+        channels,
     },
     engine::Engine,
     txpool::{PoolConfig, TxPool},
@@ -37,6 +38,8 @@ struct Node {
     pool: TxPool,
     _dir: tempfile::TempDir,
     handles: Option<ValidatorHandles>,
+    /// The bound on unposted blocks this validator's proposals honour, if any.
+    unposted_bound: Option<UnpostedBound>,
 }
 
 struct Cluster {
@@ -98,6 +101,7 @@ impl Cluster {
                     pool,
                     _dir: dir,
                     handles: None,
+                    unposted_bound: None,
                 }
             })
             .collect();
@@ -133,6 +137,7 @@ impl Cluster {
             block_time: BLOCK_TIME,
             partition_prefix: format!("validator-{index}"),
             preconf: None,
+            unposted_bound: node.unposted_bound.clone(),
         };
         let handles = consensus::start_validator(
             self.context
@@ -303,6 +308,64 @@ fn four_validators_finalize_the_same_chain_with_transactions() {
             consensus::CertificateVerifier::new(&spec, &strangers)
                 .verify(&certificate, hash)
                 .is_err()
+        );
+    });
+}
+
+#[test]
+fn validators_at_their_unposted_bound_stop_proposing_until_posting_catches_up() {
+    simulate(6, async |cluster| {
+        // Validator 0 never sees anything posted: after 3 blocks it declines to propose, its
+        // views time out and the other leaders carry the chain.
+        let (bound, _stuck) = UnpostedBound::new(3, 0);
+        cluster.nodes[0].unposted_bound = Some(bound);
+        let mut posted = Vec::new();
+        for i in 1..VALIDATORS {
+            let (bound, height) = UnpostedBound::new(20, 0);
+            cluster.nodes[i].unposted_bound = Some(bound);
+            posted.push(height);
+        }
+        for i in 0..VALIDATORS {
+            cluster.start(i).await;
+        }
+        cluster
+            .wait_for(&[0, 1, 2, 3], 10, Duration::from_secs(120))
+            .await;
+        // Nothing posted anywhere: production stops at the others' bound of 20 (validator 0's
+        // smaller bound only keeps it from leading) and stays there, without conflict.
+        cluster
+            .wait_for(&[0, 1, 2, 3], 20, Duration::from_secs(300))
+            .await;
+        cluster.context.sleep(Duration::from_secs(30)).await;
+        assert_eq!(
+            (0..VALIDATORS).map(|i| cluster.height(i)).max(),
+            Some(20),
+            "no block past the bound"
+        );
+        cluster.assert_consistent();
+        // Posting catches up: production resumes.
+        for height in &posted {
+            height.set(20);
+        }
+        cluster
+            .wait_for(&[0, 1, 2, 3], 30, Duration::from_secs(300))
+            .await;
+        let proposers: std::collections::HashSet<_> = (21..=30)
+            .map(|n| {
+                cluster.nodes[1]
+                    .engine
+                    .db()
+                    .provider()
+                    .expect("provider")
+                    .header_by_number(n)
+                    .expect("header")
+                    .expect("block")
+                    .beneficiary
+            })
+            .collect();
+        assert!(
+            !proposers.contains(&alloy_primitives::Address::with_last_byte(1)),
+            "validator 0 proposed past its bound"
         );
     });
 }

@@ -26,7 +26,7 @@ fn run(args: &[&str]) -> (bool, String, String) {
 }
 
 /// A free loopback port (bound and released; good enough for tests).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")

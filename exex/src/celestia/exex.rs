@@ -283,6 +283,7 @@ impl Batching<'_> {
                 commitment: Default::default(),
             };
             self.log.record_batch(first, &record, &batch.bytes)?;
+            self.log.record_unposted_bytes()?;
             tracing::debug!(
                 first_block = first,
                 last_block = last,

@@ -55,6 +55,8 @@ pub struct DaStatus {
     pub pending_batches: u64,
     /// Blob bytes of all batches not firm yet (unsubmitted and pending).
     pub pending_bytes: u64,
+    /// Blob bytes of the batches not yet accepted by `blob.Submit` (unposted data).
+    pub unsubmitted_bytes: u64,
     /// Latest DA height seen by the finality tracker.
     pub last_da_height: Option<u64>,
 }
@@ -213,9 +215,17 @@ impl DaLog {
                 status.last_submitted_block = Some(record.last_block);
             } else {
                 status.unsubmitted_batches += 1;
+                status.unsubmitted_bytes += record.blob_len;
             }
         }
         Ok(status)
+    }
+
+    /// Sets the gauge of unposted blob bytes (`hauptbuch_da_unposted_bytes`) from the log.
+    pub(crate) fn record_unposted_bytes(&self) -> Result<()> {
+        let status = self.status()?;
+        metrics::gauge!("hauptbuch_da_unposted_bytes").set(status.unsubmitted_bytes as f64);
+        Ok(())
     }
 
     /// Last block of the newest recorded batch.
@@ -413,6 +423,10 @@ mod tests {
         assert_eq!(status.last_submitted_block, Some(4));
         assert_eq!((status.pending_batches, status.unsubmitted_batches), (1, 1));
         assert_eq!(status.pending_bytes, 6);
+        assert_eq!(
+            status.unsubmitted_bytes, 3,
+            "only the second batch is unposted"
+        );
 
         // A second handle in this process shares the database.
         let other = DaLog::open(dir.path().join(".")).expect("second open");

@@ -290,6 +290,7 @@ impl Submitter<'_> {
             })
             .collect();
         self.log.record_submitted(&submitted)?;
+        self.log.record_unposted_bytes()?;
         for (batch, (_, _, commitment)) in group.iter().zip(&submitted) {
             tracing::info!(
                 first_block = batch.first_block,
