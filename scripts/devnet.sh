@@ -74,7 +74,7 @@ for ((i = 0; i < N; i++)); do
     --validator.key "$DIR/node$i/validator.key" --p2p.addr 127.0.0.1 --p2p.port $((P2P_PORT + i)) \
     --http --http.port $((RPC_PORT + i)) --ws --ws.port $((RPC_PORT + 1000 + i)) \
     --da.url "http://127.0.0.1:$DA_PORT" --da.auth-token-file "$DIR/da/auth/admin.token" \
-    ${NODE_ARGS:-} > "$DIR/node$i.log" 2>&1 &
+    --da.batch-interval 500ms ${NODE_ARGS:-} > "$DIR/node$i.log" 2>&1 &
   echo "$! node$i" >> "$DIR/pids"
 done
 

@@ -112,9 +112,10 @@ pub struct DaArgs {
     /// Gas price for blob submissions (utia); default: the node's estimate.
     #[arg(long = "da.gas-price")]
     pub gas_price: Option<f64>,
-    /// Longest time a batch waits before it is posted.
-    #[arg(long = "da.batch-interval", default_value = "2s", value_parser = parse_duration)]
-    pub batch_interval: Duration,
+    /// Longest time a batch waits before it is posted [default: 500ms on the embedded DA
+    /// server, whose blocks are 1 s; 2s on an external DA node].
+    #[arg(long = "da.batch-interval", value_parser = parse_duration)]
+    pub batch_interval: Option<Duration>,
     /// DA blocks to wait after inclusion before a block is firm (Celestia is final at 0).
     #[arg(long = "da.confirmations", default_value_t = 0)]
     pub confirmations: u64,

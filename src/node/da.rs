@@ -24,6 +24,9 @@ use tokio_util::sync::CancellationToken;
 
 /// Name of the DA ExEx (its finished height is persisted under it).
 const DA_EXEX: &str = "da";
+/// Batch interval on the embedded DA server (1 s blocks): blocks are firm about 0.7 s after they
+/// are soft (docs/benchmarks.md), where the 2 s default for a real DA node would make it ~1.8 s.
+const EMBEDDED_BATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// What the node started for DA.
 #[derive(Debug, Default)]
@@ -83,7 +86,11 @@ pub(super) async fn start(
     let mut config = DaExExConfig::new(url, namespace, spec.chain_id, datadir.join("da"));
     config.auth_token = auth_token;
     config.gas_price = args.gas_price;
-    config.batch_interval = args.batch_interval;
+    config.batch_interval = args.batch_interval.unwrap_or(if runtime.server.is_some() {
+        EMBEDDED_BATCH_INTERVAL
+    } else {
+        hauptbuch_exex::celestia::DEFAULT_BATCH_INTERVAL
+    });
     config.confirmations = args.confirmations;
     // Refuse a bad namespace at startup, naming it, rather than inside the running task.
     config
