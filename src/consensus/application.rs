@@ -26,7 +26,7 @@ use crate::{
     txpool::TxPool,
 };
 use alloy_consensus::{Block, TxEnvelope};
-use alloy_primitives::{B256, Bytes, keccak256, map::HashMap};
+use alloy_primitives::{B256, keccak256, map::HashMap};
 use commonware_consensus::{
     Application, Heightable, marshal::ancestry::Ancestry, simplex::types::Context,
 };
@@ -42,8 +42,6 @@ use std::{
 const MAX_TXS_PER_BLOCK: usize = 10_000;
 /// How far a block's timestamp may run ahead of a verifier's clock before it waits.
 const MAX_FUTURE_DRIFT: Duration = Duration::from_secs(15);
-/// Extra data of the blocks this node builds.
-const EXTRA_DATA: &[u8] = b"hauptbuch";
 /// Blocks whose arrival time is remembered for pacing.
 const SEEN_CAPACITY: usize = 1024;
 
@@ -84,11 +82,7 @@ impl ChainApplication {
 
     /// The smallest timestamp a child of a block with `parent` timestamp may have.
     fn earliest_timestamp(&self, parent: u64) -> u64 {
-        if self.engine.spec().hauptbuch.allows_equal_timestamps() {
-            parent
-        } else {
-            parent + 1
-        }
+        crate::execution::earliest_timestamp(self.engine.spec(), parent)
     }
 
     /// Builds blocks that honour `preconf`'s promises.
@@ -241,15 +235,13 @@ impl ChainApplication {
         }
         let parent_header = parent.inner().header().clone();
         let now = unix_secs(context.current());
-        let attributes = BlockAttributes {
-            timestamp: now.max(self.earliest_timestamp(parent_header.timestamp)),
-            fee_recipient: self.validators.fee_recipient(&consensus.leader),
-            prev_randao: keccak256(parent_hash),
-            gas_limit: parent_header.gas_limit,
-            extra_data: Bytes::from_static(EXTRA_DATA),
-            withdrawals: Default::default(),
-            parent_beacon_block_root: Some(B256::ZERO),
-        };
+        let attributes = BlockAttributes::next(
+            self.engine.spec(),
+            parent_hash,
+            &parent_header,
+            now,
+            self.validators.fee_recipient(&consensus.leader),
+        );
         // Promised transactions of this block first (preconfirmations), then the pool in
         // arrival order; transactions already in pending ancestors are not taken again.
         let included = self.pending_transactions(parent_hash)?;

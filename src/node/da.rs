@@ -86,11 +86,12 @@ pub(super) async fn start(
     let mut config = DaExExConfig::new(url, namespace, spec.chain_id, datadir.join("da"));
     config.auth_token = auth_token;
     config.gas_price = args.gas_price;
-    config.batch_interval = args.batch_interval.unwrap_or(if runtime.server.is_some() {
+    let default_interval = if runtime.server.is_some() {
         EMBEDDED_BATCH_INTERVAL
     } else {
         hauptbuch_exex::celestia::DEFAULT_BATCH_INTERVAL
-    });
+    };
+    config.batch_interval = args.batch_interval.unwrap_or(default_interval);
     config.confirmations = args.confirmations;
     // Refuse a bad namespace at startup, naming it, rather than inside the running task.
     config
