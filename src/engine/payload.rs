@@ -80,26 +80,7 @@ impl Engine {
         attributes: BlockAttributes,
         transactions: impl IntoIterator<Item = Recovered<TxEnvelope>>,
     ) -> Result<BuiltPayload, EngineError> {
-        let ParentState {
-            provider,
-            state,
-            header: parent_header,
-            chain,
-        } = self.parent_state(parent)?;
-        let mut built = execution::build_block(
-            self.spec(),
-            state,
-            &parent_header,
-            parent,
-            attributes,
-            transactions,
-        )?;
-        let changes = built
-            .outcome
-            .bundle
-            .to_plain_state(OriginalValuesKnown::Yes);
-        let trie = pending_trie(&provider, &chain, &changes)?;
-        built.header.state_root = trie.root();
+        let (built, changes, trie) = self.build_child(parent, attributes, transactions)?;
         let hash = built.header.hash_slow();
         let block = Block {
             header: built.header,
@@ -129,29 +110,11 @@ impl Engine {
         transactions: Vec<Recovered<TxEnvelope>>,
     ) -> Result<PreviewBlock, EngineError> {
         let head = self.head()?.hash();
-        let ParentState {
-            provider,
-            state,
-            header: parent_header,
-            chain,
-        } = self.parent_state(head)?;
         let senders: alloy_primitives::map::HashMap<B256, alloy_primitives::Address> = transactions
             .iter()
             .map(|tx| (*tx.inner().tx_hash(), tx.signer()))
             .collect();
-        let mut built = execution::build_block(
-            self.spec(),
-            state,
-            &parent_header,
-            head,
-            attributes,
-            transactions,
-        )?;
-        let changes = built
-            .outcome
-            .bundle
-            .to_plain_state(OriginalValuesKnown::Yes);
-        built.header.state_root = pending_trie(&provider, &chain, &changes)?.root();
+        let (built, changes, _) = self.build_child(head, attributes, transactions)?;
         let hash = built.header.hash_slow();
         let mut overlay = crate::storage::StateOverlay::default();
         overlay.push(built.header.number, hash, &changes);
@@ -171,6 +134,37 @@ impl Engine {
             receipts: built.outcome.receipts,
             state: Arc::new(overlay),
         })
+    }
+
+    /// Builds and executes a child of `parent` (the head or a pending block) and computes its
+    /// trie update, filling in the state root.
+    fn build_child(
+        &self,
+        parent: B256,
+        attributes: BlockAttributes,
+        transactions: impl IntoIterator<Item = Recovered<TxEnvelope>>,
+    ) -> Result<(execution::BuiltBlock, StateChangeset, TrieUpdates), EngineError> {
+        let ParentState {
+            provider,
+            state,
+            header: parent_header,
+            chain,
+        } = self.parent_state(parent)?;
+        let mut built = execution::build_block(
+            self.spec(),
+            state,
+            &parent_header,
+            parent,
+            attributes,
+            transactions,
+        )?;
+        let changes = built
+            .outcome
+            .bundle
+            .to_plain_state(OriginalValuesKnown::Yes);
+        let trie = pending_trie(&provider, &chain, &changes)?;
+        built.header.state_root = trie.root();
+        Ok((built, changes, trie))
     }
 
     /// Checks `block` completely on its parent (the head or a pending block): header rules,

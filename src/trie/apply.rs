@@ -1,7 +1,7 @@
 //! Applying a block's [`HashedPostState`] to the persisted tries.
 
 use super::{
-    error::{CorruptionKind, Result, TrieError},
+    error::{Result, TrieError},
     hashed_state::{HashedPostState, HashedStorage},
     history::{HistoryRecorder, TrieHistory},
     node::TrieLocation,
@@ -10,7 +10,6 @@ use super::{
     tables::{ACCOUNT_TRIE, STORAGE_TRIE, STORAGE_TRIE_HISTORY},
 };
 use alloy_primitives::{B256, U256};
-use alloy_rlp::Decodable;
 use alloy_trie::{EMPTY_ROOT_HASH, Nibbles, TrieAccount};
 use redb::{ReadTransaction, Table, WriteTransaction};
 
@@ -143,17 +142,10 @@ where
     keys.dedup();
 
     for hashed_address in keys {
-        let current = accounts
-            .get(&*account_table, location, hashed_address)?
-            .map(|rlp| {
-                TrieAccount::decode(&mut rlp.as_slice()).map_err(|err| {
-                    location.corrupt(
-                        &Nibbles::unpack(hashed_address),
-                        CorruptionKind::LeafValue(err),
-                    )
-                })
-            })
-            .transpose()?;
+        let current: Option<TrieAccount> = location.decode_leaf(
+            hashed_address,
+            accounts.get(&*account_table, location, hashed_address)?,
+        )?;
         let storage = changes.storages.get(hashed_address);
         let mut recorder = history.as_mut().and_then(|(table, h)| {
             h.block_for(hashed_address)

@@ -22,7 +22,6 @@ use super::{
     tables::{STORAGE_TRIE, STORAGE_TRIE_HISTORY},
 };
 use alloy_primitives::{B256, Bytes, U256, keccak256};
-use alloy_rlp::Decodable;
 use alloy_trie::Nibbles;
 use redb::{ReadTransaction, ReadableTable, Table};
 
@@ -133,15 +132,6 @@ pub fn storage_proof_at(
         &hashed_slot,
         Some(expected_root),
     )?;
-    let value = value
-        .map(|rlp| {
-            U256::decode(&mut rlp.as_slice()).map_err(|err| {
-                location.corrupt(
-                    &Nibbles::unpack(hashed_slot),
-                    CorruptionKind::LeafValue(err),
-                )
-            })
-        })
-        .transpose()?;
+    let value: Option<U256> = location.decode_leaf(&hashed_slot, value)?;
     Ok((value.unwrap_or_default(), proof))
 }

@@ -93,6 +93,19 @@ impl<'a> TrieLocation<'a> {
             .map(|guard| guard.value().to_vec()))
     }
 
+    /// Decodes the value of the leaf under the full key `key` (an account or a slot), if any.
+    pub(crate) fn decode_leaf<V: Decodable>(
+        &self,
+        key: &B256,
+        rlp: Option<Vec<u8>>,
+    ) -> Result<Option<V>> {
+        rlp.map(|rlp| {
+            V::decode(&mut rlp.as_slice())
+                .map_err(|err| self.corrupt(&Nibbles::unpack(key), CorruptionKind::LeafValue(err)))
+        })
+        .transpose()
+    }
+
     /// Decodes the RLP of the node stored at `path` and checks that it fits that position.
     pub(crate) fn decode(&self, path: &Nibbles, rlp: &[u8]) -> Result<TrieNode> {
         let mut buf = rlp;

@@ -11,7 +11,6 @@ use super::{
     tables::{ACCOUNT_TRIE, STORAGE_TRIE},
 };
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use alloy_rlp::Decodable;
 use alloy_trie::{
     EMPTY_ROOT_HASH, Nibbles, TrieAccount,
     nodes::{RlpNode, TrieNode},
@@ -57,16 +56,8 @@ pub fn account_proof(
     let (account_proof, account) = match open_if_exists(txn, ACCOUNT_TRIE)? {
         Some(table) => {
             let (proof, value) = prove(&table, account_location, &hashed_address, None)?;
-            let account = value
-                .map(|rlp| {
-                    TrieAccount::decode(&mut rlp.as_slice()).map_err(|err| {
-                        account_location.corrupt(
-                            &Nibbles::unpack(hashed_address),
-                            CorruptionKind::LeafValue(err),
-                        )
-                    })
-                })
-                .transpose()?;
+            let account: Option<TrieAccount> =
+                account_location.decode_leaf(&hashed_address, value)?;
             (proof, account)
         }
         None => (Vec::new(), None),
@@ -87,16 +78,7 @@ pub fn account_proof(
             Some(table) => {
                 let hashed_slot = keccak256(slot);
                 let (proof, value) = prove(table, location, &hashed_slot, Some(storage_root))?;
-                let value = value
-                    .map(|rlp| {
-                        U256::decode(&mut rlp.as_slice()).map_err(|err| {
-                            location.corrupt(
-                                &Nibbles::unpack(hashed_slot),
-                                CorruptionKind::LeafValue(err),
-                            )
-                        })
-                    })
-                    .transpose()?;
+                let value: Option<U256> = location.decode_leaf(&hashed_slot, value)?;
                 (proof, value.unwrap_or_default())
             }
             None => (Vec::new(), U256::ZERO),
@@ -125,16 +107,7 @@ where
     let hashed_address = keccak256(address);
     let location = TrieLocation::account();
     let (_, value) = prove(table, location, &hashed_address, None)?;
-    value
-        .map(|rlp| {
-            TrieAccount::decode(&mut rlp.as_slice()).map_err(|err| {
-                location.corrupt(
-                    &Nibbles::unpack(hashed_address),
-                    CorruptionKind::LeafValue(err),
-                )
-            })
-        })
-        .transpose()
+    location.decode_leaf(&hashed_address, value)
 }
 
 /// Walks from the root towards `key`, collecting proof nodes; returns them with the leaf value
