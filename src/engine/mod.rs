@@ -217,19 +217,33 @@ impl Engine {
         validate::validate_header(&self.spec, &header, &parent).map_err(invalid)?;
         validate::validate_body(&self.spec, &header, &body).map_err(invalid)?;
         let transactions = execution::recover_senders(&self.spec, &header, &body)?;
-        let outcome = execution::execute_block(
+        let outcome = execution::execute_block_with_state_roots(
             &self.spec,
             provider.state()?,
             &header,
             hash,
             &body,
             &transactions,
+            Some(&|changes| self.state_root_with(changes)),
         )?;
         validate::validate_outcome(&self.spec, &header, &outcome).map_err(invalid)?;
         drop(provider);
 
         let changes = outcome.bundle.to_plain_state(OriginalValuesKnown::Yes);
         self.commit_executed(hash, header, body, &changes, outcome.receipts, soft)
+    }
+
+    /// The state root of the head state with `changes` applied, computed in a write transaction
+    /// that is then discarded (pre-Byzantium receipts need one per transaction).
+    fn state_root_with(
+        &self,
+        changes: &revm::database::BundleState,
+    ) -> Result<B256, crate::storage::StorageError> {
+        let writer = self.db.writer()?;
+        let changes = changes.to_plain_state(OriginalValuesKnown::Yes);
+        let root = writer.write_trie(&hashed_post_state(&changes))?;
+        writer.abort()?;
+        Ok(root)
     }
 
     /// Writes an executed block in one transaction: state, trie (checking the header's state

@@ -34,36 +34,10 @@ const SKIPPED_METHODS: &[(&str, &str)] = &[
 ];
 
 /// Tests that still fail, with the reason. Keep in sync: the test fails if one of these passes.
-const KNOWN_FAILURES: &[(&str, &str)] = &[
-    (
-        "debug_getRawReceipts/get-block-n",
-        "pre-Byzantium receipts need per-transaction state roots, which import does not compute",
-    ),
-    (
-        "eth_getBlockReceipts/get-block-receipts-by-hash",
-        "pre-Byzantium receipts need per-transaction state roots (`root`), which import does not compute",
-    ),
-    (
-        "eth_getBlockReceipts/get-block-receipts-n",
-        "pre-Byzantium receipt `root`, as above",
-    ),
-    (
-        "eth_getTransactionReceipt/get-legacy-contract",
-        "pre-Byzantium receipt `root`, as above",
-    ),
-    (
-        "eth_getTransactionReceipt/get-legacy-input",
-        "pre-Byzantium receipt `root`, as above",
-    ),
-    (
-        "eth_getTransactionReceipt/get-legacy-receipt",
-        "pre-Byzantium receipt `root`, as above",
-    ),
-    (
-        "eth_sendRawTransaction/send-blob-tx",
-        "deliberate: the rollup's pool rejects EIP-4844 blob transactions (issue 3)",
-    ),
-];
+const KNOWN_FAILURES: &[(&str, &str)] = &[(
+    "eth_sendRawTransaction/send-blob-tx",
+    "deliberate: the rollup's pool rejects EIP-4844 blob transactions (issue 3)",
+)];
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
