@@ -30,7 +30,6 @@ const SKIPPED_METHODS: &[(&str, &str)] = &[
         "eth_simulateV1",
         "optional method (issue: every file except eth_simulateV1)",
     ),
-    ("eth_config", "EIP-7910 needs fork ids; not served yet"),
 ];
 
 /// Tests that still fail, with the reason. Keep in sync: the test fails if one of these passes.
