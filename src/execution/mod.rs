@@ -7,6 +7,7 @@
 
 mod builder;
 mod error;
+pub mod trace;
 pub mod validate;
 
 pub use builder::{BlockAttributes, BuiltBlock, build_block};

@@ -6,6 +6,7 @@ mod chain_import;
 mod common;
 mod consensus;
 mod crash;
+mod debug_trace;
 mod derive;
 mod fraud_proof;
 mod logs;

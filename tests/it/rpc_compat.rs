@@ -21,7 +21,6 @@ use std::{
 
 /// Folders of methods this node does not serve, and why.
 const SKIPPED_METHODS: &[(&str, &str)] = &[
-    ("debug_trace", "tracing is not served"),
     (
         "testing_",
         "testing_buildBlockV1 is a builder API, not served",
