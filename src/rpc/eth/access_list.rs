@@ -1,6 +1,7 @@
-//! `eth_createAccessList`: run the request, collect every account and slot it touches (except the
-//! sender, the recipient and precompiles, as geth does), and repeat with that list until it stops
-//! changing, since an access list changes gas costs and therefore possibly the execution path.
+//! `eth_createAccessList`: run the request, collect every account and slot it touches (the
+//! sender, the recipient and precompiles only for their storage slots, as geth does), and repeat
+//! with that list until it stops changing, since an access list changes gas costs and therefore
+//! possibly the execution path.
 
 use super::call::{IntoRpcError, prepare};
 use crate::{chainspec::ChainSpec, rpc::error::RpcError, storage::StateProviderDatabase};
@@ -42,11 +43,14 @@ pub(super) fn create_access_list(
         let result = evm.transact(tx.clone()).map_err(IntoRpcError::into_rpc)?;
         let mut touched: BTreeMap<Address, BTreeSet<B256>> = BTreeMap::new();
         for (address, account) in &result.state {
-            if *address == sender || *address == recipient || precompiles.contains(address) {
-                continue;
-            }
-            // The beneficiary is loaded to pay it fees; list it only if code used its storage.
-            if *address == beneficiary && account.storage.is_empty() {
+            // As geth's access-list tracer: these are never listed for being touched (the
+            // beneficiary is loaded only to pay it fees), but a slot of theirs that the code
+            // read or wrote is listed, with the address.
+            let excluded = *address == sender
+                || *address == recipient
+                || *address == beneficiary
+                || precompiles.contains(address);
+            if excluded && account.storage.is_empty() {
                 continue;
             }
             let slots = touched.entry(*address).or_default();
