@@ -32,6 +32,10 @@ pub struct BuiltPayload {
     pub rejected: Vec<(B256, String)>,
     /// Transactions left out because the block was full.
     pub skipped: usize,
+    /// One receipt per transaction.
+    pub receipts: Vec<alloy_consensus::ReceiptEnvelope>,
+    /// EIP-7685 requests (Prague).
+    pub requests: alloy_eips::eip7685::Requests,
 }
 
 /// What executing a child of some parent needs: the parent's state and header, and the pending
@@ -89,13 +93,15 @@ impl Engine {
             header: block.header.clone(),
             transactions: tx_hashes(&block),
             changes,
-            receipts: built.outcome.receipts,
+            receipts: built.outcome.receipts.clone(),
         }));
         Ok(BuiltPayload {
             block,
             hash,
             rejected: built.rejected,
             skipped: built.skipped,
+            receipts: built.outcome.receipts,
+            requests: built.outcome.requests,
         })
     }
 

@@ -11,14 +11,8 @@ use serde_json::{Value, json};
 /// The contract creation in block 1 of the execution-apis chain.
 const CREATE_TX: &str = "0xc1d605c6612a5fe84dc95810030bfe5b1d327652b381bc695e28f50d13b2b09e";
 
-fn call(addr: &str, method: &str, params: Value) -> Value {
-    let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let body = post(addr, &request.to_string()).expect("request");
-    serde_json::from_str(&body).expect("JSON response")
-}
-
-#[test]
-fn named_tracers_give_geth_shapes_and_bad_tracers_are_invalid_params() {
+/// A node (RPC only) on the imported execution-apis chain, serving `api`.
+pub(crate) fn suite_node(api: &str) -> (tempfile::TempDir, NodeProcess) {
     let genesis = fixture("execution-apis/genesis.json");
     let spec = ChainSpec::from_arg(genesis.to_str().expect("utf-8")).expect("genesis");
     let (dir, engine) = temp_engine(spec);
@@ -26,7 +20,20 @@ fn named_tracers_give_geth_shapes_and_bad_tracers_are_invalid_params() {
     let chain = std::fs::read(fixture("execution-apis/chain.rlp")).expect("chain.rlp");
     import_blocks(&engine, &chain).expect("import");
     drop(engine);
-    let node = NodeProcess::start(dir.path(), &["--chain", genesis.to_str().expect("utf-8")]);
+    let genesis = genesis.to_str().expect("utf-8");
+    let node = NodeProcess::start(dir.path(), &["--chain", genesis, "--http.api", api]);
+    (dir, node)
+}
+
+pub(crate) fn call(addr: &str, method: &str, params: Value) -> Value {
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let body = post(addr, &request.to_string()).expect("request");
+    serde_json::from_str(&body).expect("JSON response")
+}
+
+#[test]
+fn named_tracers_give_geth_shapes_and_bad_tracers_are_invalid_params() {
+    let (_dir, node) = suite_node("eth,debug");
 
     let trace = call(
         &node.http,

@@ -16,5 +16,6 @@ mod openrpc_schema;
 mod payload;
 mod preconf;
 mod rpc_compat;
+mod testing_api;
 mod withdrawals;
 mod witness;

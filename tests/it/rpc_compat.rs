@@ -20,16 +20,10 @@ use std::{
 };
 
 /// Folders of methods this node does not serve, and why.
-const SKIPPED_METHODS: &[(&str, &str)] = &[
-    (
-        "testing_",
-        "testing_buildBlockV1 is a builder API, not served",
-    ),
-    (
-        "eth_simulateV1",
-        "optional method (issue: every file except eth_simulateV1)",
-    ),
-];
+const SKIPPED_METHODS: &[(&str, &str)] = &[(
+    "eth_simulateV1",
+    "optional method (issue: every file except eth_simulateV1)",
+)];
 
 /// Tests that still fail, with the reason. Keep in sync: the test fails if one of these passes.
 const KNOWN_FAILURES: &[(&str, &str)] = &[(
@@ -212,7 +206,16 @@ fn execution_apis_rpc_compat() {
         .expect("forkchoice");
     drop(engine);
 
-    let node = NodeProcess::start(dir.path(), &["--chain", genesis.to_str().expect("utf-8")]);
+    let node = NodeProcess::start(
+        dir.path(),
+        &[
+            "--chain",
+            genesis.to_str().expect("utf-8"),
+            // Opt-in namespace (testing_buildBlockV1), on top of the helper's list.
+            "--http.api",
+            "eth,net,web3,txpool,debug,hb,testing",
+        ],
+    );
     let root = fixture("execution-apis/tests");
     let schema = OpenRpc::load(&fixture("execution-apis/openrpc.merged.json"));
     let mut files = Vec::new();
