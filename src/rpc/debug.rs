@@ -35,21 +35,21 @@ pub trait DebugApi {
     #[method(name = "getRawTransaction")]
     fn raw_transaction(&self, hash: String) -> RpcResult<Option<Bytes>>;
     /// Re-executes a mined transaction with a tracer (default: geth's struct logger).
-    #[method(name = "traceTransaction")]
+    #[method(name = "traceTransaction", blocking)]
     fn trace_transaction(
         &self,
         hash: B256,
         options: Option<GethDebugTracingOptions>,
     ) -> RpcResult<GethTrace>;
     /// Re-executes every transaction of a block with a tracer.
-    #[method(name = "traceBlockByNumber")]
+    #[method(name = "traceBlockByNumber", blocking)]
     fn trace_block_by_number(
         &self,
         block: BlockNumberOrTag,
         options: Option<GethDebugTracingOptions>,
     ) -> RpcResult<Vec<TraceResult>>;
     /// Re-executes every transaction of a block, given by hash, with a tracer.
-    #[method(name = "traceBlockByHash")]
+    #[method(name = "traceBlockByHash", blocking)]
     fn trace_block_by_hash(
         &self,
         hash: B256,

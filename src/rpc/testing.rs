@@ -53,7 +53,7 @@ pub struct PayloadAttributes {
 pub trait TestingApi {
     /// Builds (but does not import) a block on `parent` and returns it as an Engine API payload
     /// envelope.
-    #[method(name = "buildBlockV1")]
+    #[method(name = "buildBlockV1", blocking)]
     fn build_block_v1(
         &self,
         parent: B256,

@@ -11,7 +11,7 @@ use alloy_evm::{EthEvmFactory, Evm, EvmFactory};
 use alloy_primitives::{Address, B256, TxKind, U256};
 use alloy_rpc_types_eth::TransactionRequest;
 use revm::{
-    context_interface::result::ExecutionResult,
+    context_interface::{result::ExecutionResult, transaction::TransactionType},
     precompile::{PrecompileSpecId, Precompiles},
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +29,12 @@ pub(super) fn create_access_list(
     gas_cap: u64,
 ) -> Result<AccessListResult, RpcError> {
     let (db, env, mut tx) = prepare(spec, state, header, request, None, gas_cap)?;
+    // geth applies the list whatever the request's type, but revm ignores an access list on a
+    // legacy transaction: run a legacy request as EIP-2930 (same fee rules).
+    if tx.tx_type == u8::from(TransactionType::Legacy) {
+        tx.tx_type = TransactionType::Eip2930.into();
+        tx.chain_id.get_or_insert(env.cfg_env.chain_id);
+    }
     let precompiles = Precompiles::new(PrecompileSpecId::from_spec_id(env.cfg_env.spec));
     let sender = tx.caller;
     let recipient = match tx.kind {
@@ -74,10 +80,10 @@ pub(super) fn create_access_list(
         );
         let (gas_used, error) = match &result.result {
             ExecutionResult::Success { gas, .. } => (gas.tx_gas_used(), None),
-            ExecutionResult::Revert { gas, output, .. } => (
-                gas.tx_gas_used(),
-                Some(RpcError::reverted(output.clone()).to_string()),
-            ),
+            // geth reports the VM error alone, without the decoded reason.
+            ExecutionResult::Revert { gas, .. } => {
+                (gas.tx_gas_used(), Some("execution reverted".to_string()))
+            }
             ExecutionResult::Halt { gas, reason, .. } => (
                 gas.tx_gas_used(),
                 Some(format!("execution halted: {reason:?}")),
