@@ -11,10 +11,12 @@
 //!   so the genesis hash identifies the chain.
 
 mod error;
+mod fork_id;
 mod genesis;
 mod hauptbuch;
 
 pub use error::ChainSpecError;
+pub use fork_id::ForkIdSchedule;
 pub use genesis::genesis_header;
 pub use hauptbuch::{HauptbuchConfig, Validator};
 
@@ -62,8 +64,11 @@ pub struct ChainSpec {
     pub hardforks: EthereumChainHardforks,
     /// Blob parameters per fork (Cancun, Prague, Osaka and BPO schedules).
     pub blob_schedule: BlobScheduleBlobParams,
-    /// EIP-6110 deposit contract, if the chain has one.
+    /// EIP-6110 deposit contract as configured (`None`: unset, execution then falls back to
+    /// mainnet's address as reth does; a configured zero address stays zero, as in geth).
     pub deposit_contract: Option<Address>,
+    /// The forks that enter the EIP-2124 fork id.
+    pub fork_ids: ForkIdSchedule,
     /// Genesis state.
     pub alloc: BTreeMap<Address, GenesisAccount>,
     /// Genesis block header (state root included).
@@ -127,15 +132,14 @@ impl ChainSpec {
     ) -> Result<Self, ChainSpecError> {
         let hardforks = hardforks_from_genesis(&genesis)?;
         let blob_schedule = genesis.config.blob_schedule_blob_params();
-        let deposit_contract = genesis
-            .config
-            .deposit_contract_address
-            .filter(|address| !address.is_zero());
+        let deposit_contract = genesis.config.deposit_contract_address;
+        let fork_ids = ForkIdSchedule::from_config(&genesis.config, genesis.timestamp);
         let mut spec = Self {
             chain_id: genesis.config.chain_id,
             hardforks,
             blob_schedule,
             deposit_contract,
+            fork_ids,
             alloc: BTreeMap::new(),
             genesis_header: Header::default(),
             genesis_hash: B256::ZERO,
@@ -157,11 +161,13 @@ impl ChainSpec {
         genesis_header: Header,
     ) -> Self {
         let genesis_hash = genesis_header.hash_slow();
+        let fork_ids = ForkIdSchedule::from_hardforks(&hardforks, genesis_header.timestamp);
         Self {
             chain_id,
             hardforks,
             blob_schedule,
             deposit_contract: None,
+            fork_ids,
             alloc,
             genesis_header,
             genesis_hash,

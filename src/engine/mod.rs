@@ -217,13 +217,14 @@ impl Engine {
         validate::validate_header(&self.spec, &header, &parent).map_err(invalid)?;
         validate::validate_body(&self.spec, &header, &body).map_err(invalid)?;
         let transactions = execution::recover_senders(&self.spec, &header, &body)?;
-        let outcome = execution::execute_block(
+        let outcome = execution::execute_block_with_state_roots(
             &self.spec,
             provider.state()?,
             &header,
             hash,
             &body,
             &transactions,
+            Some(&|changes| self.state_root_with(changes)),
         )?;
         validate::validate_outcome(&self.spec, &header, &outcome).map_err(invalid)?;
         drop(provider);
@@ -234,6 +235,19 @@ impl Engine {
             trie: None,
         };
         self.commit_executed(hash, header, body, state, outcome.receipts, soft)
+    }
+
+    /// The state root of the head state with `changes` applied, computed on a read snapshot
+    /// without writing anything (pre-Byzantium receipts need one per transaction).
+    fn state_root_with(
+        &self,
+        changes: &revm::database::BundleState,
+    ) -> Result<B256, crate::storage::StorageError> {
+        let provider = self.db.provider()?;
+        let changes = changes.to_plain_state(OriginalValuesKnown::Yes);
+        let updates =
+            crate::trie::compute_updates(provider.txn(), &[], &hashed_post_state(&changes))?;
+        Ok(updates.root())
     }
 
     /// Writes an executed block in one transaction: state, trie (checking the header's state

@@ -33,6 +33,10 @@ pub struct BuiltPayload {
     pub rejected: Vec<(B256, String)>,
     /// Transactions left out because the block was full.
     pub skipped: usize,
+    /// One receipt per transaction.
+    pub receipts: Vec<alloy_consensus::ReceiptEnvelope>,
+    /// EIP-7685 requests (Prague).
+    pub requests: alloy_eips::eip7685::Requests,
 }
 
 /// The block the head's child would be with some transactions, executed but not kept: the RPC's
@@ -92,13 +96,15 @@ impl Engine {
             transactions: tx_hashes(&block),
             changes,
             trie,
-            receipts: built.outcome.receipts,
+            receipts: built.outcome.receipts.clone(),
         }));
         Ok(BuiltPayload {
             block,
             hash,
             rejected: built.rejected,
             skipped: built.skipped,
+            receipts: built.outcome.receipts,
+            requests: built.outcome.requests,
         })
     }
 

@@ -7,6 +7,7 @@
 
 mod builder;
 mod error;
+pub mod trace;
 pub mod validate;
 
 pub use builder::{BlockAttributes, BuiltBlock, EXTRA_DATA, build_block, earliest_timestamp};
@@ -14,12 +15,12 @@ pub use error::{ConsensusError, ExecutionError};
 
 use crate::{chainspec::ChainSpec, storage::StorageError};
 use alloy_consensus::{
-    BlockBody, Header, ReceiptEnvelope, TxEnvelope,
+    BlockBody, Eip658Value, Header, ReceiptEnvelope, TxEnvelope,
     transaction::{Recovered, SignerRecoverable},
 };
 use alloy_eips::eip7685::Requests;
 use alloy_evm::{
-    EthEvmFactory, EvmEnv, EvmFactory,
+    EthEvmFactory, Evm, EvmEnv, EvmFactory,
     block::BlockExecutor,
     eth::{EthBlockExecutionCtx, EthBlockExecutor, receipt_builder::AlloyReceiptBuilder},
 };
@@ -88,8 +89,17 @@ pub fn recover_senders_with(
         .collect()
 }
 
+/// The state root of the parent state with `changes` (all changes of the block so far) applied.
+///
+/// Receipts of blocks before Byzantium carry the state root after their transaction instead of a
+/// status (EIP-658 replaced it); executing such a block with a root source fills them in.
+pub type IntermediateStateRoot<'a> = &'a dyn Fn(&BundleState) -> Result<B256, StorageError>;
+
 /// Executes a block on top of the parent state `db` (which must be the state after the
 /// parent block). Header fields are not compared here; see [`validate`].
+///
+/// Receipts of pre-Byzantium blocks get a placeholder status; use
+/// [`execute_block_with_state_roots`] where their intermediate state roots are needed.
 pub fn execute_block<DB>(
     spec: &ChainSpec,
     db: DB,
@@ -101,6 +111,26 @@ pub fn execute_block<DB>(
 where
     DB: DatabaseRef<Error = StorageError> + std::fmt::Debug,
 {
+    execute_block_with_state_roots(spec, db, header, hash, body, transactions, None)
+}
+
+/// [`execute_block`]; for a block before Byzantium with `state_roots` given, each receipt
+/// carries the state root after its transaction (before block rewards), as the block's receipts
+/// root commits to. That costs one state-root computation per transaction, so it is done only
+/// for those blocks.
+pub fn execute_block_with_state_roots<DB>(
+    spec: &ChainSpec,
+    db: DB,
+    header: &Header,
+    hash: B256,
+    body: &BlockBody<TxEnvelope>,
+    transactions: &[Recovered<TxEnvelope>],
+    state_roots: Option<IntermediateStateRoot<'_>>,
+) -> Result<ExecutionOutcome, ExecutionError>
+where
+    DB: DatabaseRef<Error = StorageError> + std::fmt::Debug,
+{
+    let state_roots = state_roots.filter(|_| !spec.is_byzantium_active_at_block(header.number));
     let fail = |error| ExecutionError::Execution {
         number: header.number,
         hash,
@@ -130,6 +160,20 @@ where
     executor.apply_pre_execution_changes().map_err(fail)?;
     for tx in transactions {
         executor.execute_transaction(tx).map_err(fail)?;
+        if let Some(state_root) = state_roots {
+            // Fold the transaction's changes into the bundle so it holds the block's changes
+            // so far (merging per transaction only adds revert entries, which are not used).
+            let state = executor.evm_mut().db_mut();
+            state.merge_transitions(BundleRetention::Reverts);
+            let root = state_root(&state.bundle_state)?;
+            if let Some(receipt) = executor
+                .receipts
+                .last_mut()
+                .and_then(ReceiptEnvelope::as_receipt_with_bloom_mut)
+            {
+                receipt.receipt.status = Eip658Value::PostState(root);
+            }
+        }
     }
     let (_, result) = executor.finish().map_err(fail)?;
     state.merge_transitions(BundleRetention::Reverts);

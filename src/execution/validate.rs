@@ -265,6 +265,7 @@ pub fn validate_body(spec: &ChainSpec, header: &Header, body: &BlockBody<TxEnvel
 
 /// Checks what execution produced against the header's claims.
 pub fn validate_outcome(spec: &ChainSpec, header: &Header, outcome: &ExecutionOutcome) -> Result {
+    use alloy_consensus::TxReceipt;
     if outcome.gas_used != header.gas_used {
         return Err(ConsensusError::mismatch(
             "gasUsed",
@@ -272,8 +273,14 @@ pub fn validate_outcome(spec: &ChainSpec, header: &Header, outcome: &ExecutionOu
             outcome.gas_used,
         ));
     }
-    // Pre-Byzantium receipts commit to intermediate state roots, which are not recomputed.
-    if spec.is_byzantium_active_at_block(header.number) {
+    // Pre-Byzantium receipts commit to intermediate state roots, which only
+    // `execute_block_with_state_roots` computes.
+    if spec.is_byzantium_active_at_block(header.number)
+        || outcome
+            .receipts
+            .iter()
+            .all(|r| r.status_or_post_state().as_post_state().is_some())
+    {
         let receipts_root = calculate_receipt_root(&outcome.receipts);
         if receipts_root != header.receipts_root {
             return Err(ConsensusError::mismatch(

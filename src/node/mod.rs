@@ -160,6 +160,7 @@ impl NodeCommand {
             net: NetRpc::new(spec.chain_id),
             txpool: TxpoolRpc::new(pool.clone()),
             debug: DebugRpc::new(engine.clone()),
+            testing: crate::rpc::testing::TestingRpc::new(engine.clone(), pool.clone()),
             hb: match &preconf {
                 Some(preconf) => {
                     HbRpc::new(engine.clone(), da.da_dir.clone()).with_preconf(preconf.clone())

@@ -8,6 +8,7 @@ pub mod hb;
 mod middleware;
 pub mod net;
 mod server;
+pub mod testing;
 pub mod txpool;
 pub mod web3;
 

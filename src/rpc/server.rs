@@ -23,7 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 /// Namespaces this node serves.
-const KNOWN_NAMESPACES: &[&str] = &["eth", "net", "web3", "txpool", "debug", "hb"];
+const KNOWN_NAMESPACES: &[&str] = &["eth", "net", "web3", "txpool", "debug", "hb", "testing"];
 
 /// HTTP and WebSocket RPC flags (reth's names and defaults).
 #[derive(Debug, Clone, Args)]
@@ -106,8 +106,10 @@ pub struct RpcModules {
     pub net: NetRpc,
     /// `txpool_`.
     pub txpool: TxpoolRpc,
-    /// `debug_` (raw encodings).
+    /// `debug_` (raw encodings, tracing).
     pub debug: DebugRpc,
+    /// `testing_` (block building for tests; only when listed explicitly).
+    pub testing: crate::rpc::testing::TestingRpc,
     /// `hb_`.
     pub hb: HbRpc,
     /// `hb_` output roots and withdrawals.
@@ -129,6 +131,10 @@ impl RpcModules {
                 "web3" => module.merge(Web3Rpc.into_rpc()),
                 "txpool" => module.merge(self.txpool.clone().into_rpc()),
                 "debug" => module.merge(self.debug.clone().into_rpc()),
+                "testing" => {
+                    use crate::rpc::testing::TestingApiServer;
+                    module.merge(self.testing.clone().into_rpc())
+                }
                 "hb" => module.merge(self.hb.clone().into_rpc()).and_then(|()| {
                     use crate::withdrawals::rpc::WithdrawalsApiServer;
                     module.merge(self.hb_withdrawals.clone().into_rpc())

@@ -106,13 +106,23 @@ fn first_block_with(change: impl FnOnce(&mut alloy_consensus::Header)) -> Vec<u8
 }
 
 #[test]
-fn a_block_with_a_wrong_state_root_or_gas_used_is_rejected_by_name() {
+fn a_block_with_a_wrong_state_root_receipts_root_or_gas_used_is_rejected_by_name() {
     let (_dir, engine) = temp_engine(spec());
     let genesis = engine.init_genesis().expect("genesis");
 
     let bad_root = first_block_with(|h| h.state_root = B256::repeat_byte(0x11));
     let err = import_blocks(&engine, &bad_root).expect_err("wrong state root");
     assert!(format!("{err:#}").contains("stateRoot mismatch"), "{err:#}");
+    assert_eq!(engine.head().expect("head").hash(), genesis);
+
+    // Block 1 is pre-Byzantium: its receipts root commits to per-transaction state roots,
+    // which import recomputes and checks.
+    let bad_receipts = first_block_with(|h| h.receipts_root = B256::repeat_byte(0x22));
+    let err = import_blocks(&engine, &bad_receipts).expect_err("wrong receipts root");
+    assert!(
+        format!("{err:#}").contains("receiptsRoot mismatch"),
+        "{err:#}"
+    );
     assert_eq!(engine.head().expect("head").hash(), genesis);
 
     let bad_gas = first_block_with(|h| h.gas_used += 1);

@@ -20,50 +20,16 @@ use std::{
 };
 
 /// Folders of methods this node does not serve, and why.
-const SKIPPED_METHODS: &[(&str, &str)] = &[
-    ("debug_trace", "tracing is not served"),
-    (
-        "testing_",
-        "testing_buildBlockV1 is a builder API, not served",
-    ),
-    (
-        "eth_simulateV1",
-        "optional method (issue: every file except eth_simulateV1)",
-    ),
-    ("eth_config", "EIP-7910 needs fork ids; not served yet"),
-];
+const SKIPPED_METHODS: &[(&str, &str)] = &[(
+    "eth_simulateV1",
+    "optional method (issue: every file except eth_simulateV1)",
+)];
 
 /// Tests that still fail, with the reason. Keep in sync: the test fails if one of these passes.
-const KNOWN_FAILURES: &[(&str, &str)] = &[
-    (
-        "debug_getRawReceipts/get-block-n",
-        "pre-Byzantium receipts need per-transaction state roots, which import does not compute",
-    ),
-    (
-        "eth_getBlockReceipts/get-block-receipts-by-hash",
-        "pre-Byzantium receipts need per-transaction state roots (`root`), which import does not compute",
-    ),
-    (
-        "eth_getBlockReceipts/get-block-receipts-n",
-        "pre-Byzantium receipt `root`, as above",
-    ),
-    (
-        "eth_getTransactionReceipt/get-legacy-contract",
-        "pre-Byzantium receipt `root`, as above",
-    ),
-    (
-        "eth_getTransactionReceipt/get-legacy-input",
-        "pre-Byzantium receipt `root`, as above",
-    ),
-    (
-        "eth_getTransactionReceipt/get-legacy-receipt",
-        "pre-Byzantium receipt `root`, as above",
-    ),
-    (
-        "eth_sendRawTransaction/send-blob-tx",
-        "deliberate: the rollup's pool rejects EIP-4844 blob transactions (issue 3)",
-    ),
-];
+const KNOWN_FAILURES: &[(&str, &str)] = &[(
+    "eth_sendRawTransaction/send-blob-tx",
+    "deliberate: the rollup's pool rejects EIP-4844 blob transactions (issue 3)",
+)];
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -240,7 +206,16 @@ fn execution_apis_rpc_compat() {
         .expect("forkchoice");
     drop(engine);
 
-    let node = NodeProcess::start(dir.path(), &["--chain", genesis.to_str().expect("utf-8")]);
+    let node = NodeProcess::start(
+        dir.path(),
+        &[
+            "--chain",
+            genesis.to_str().expect("utf-8"),
+            // Opt-in namespace (testing_buildBlockV1), on top of the helper's list.
+            "--http.api",
+            "eth,net,web3,txpool,debug,hb,testing",
+        ],
+    );
     let root = fixture("execution-apis/tests");
     let schema = OpenRpc::load(&fixture("execution-apis/openrpc.merged.json"));
     let mut files = Vec::new();

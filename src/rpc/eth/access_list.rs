@@ -1,6 +1,7 @@
-//! `eth_createAccessList`: run the request, collect every account and slot it touches (except the
-//! sender, the recipient and precompiles, as geth does), and repeat with that list until it stops
-//! changing, since an access list changes gas costs and therefore possibly the execution path.
+//! `eth_createAccessList`: run the request, collect every account and slot it touches (the
+//! sender, the recipient and precompiles only for their storage slots, as geth does), and repeat
+//! with that list until it stops changing, since an access list changes gas costs and therefore
+//! possibly the execution path.
 
 use super::call::{IntoRpcError, prepare};
 use crate::{chainspec::ChainSpec, rpc::error::RpcError, storage::StateProviderDatabase};
@@ -10,7 +11,7 @@ use alloy_evm::{EthEvmFactory, Evm, EvmFactory};
 use alloy_primitives::{Address, B256, TxKind, U256};
 use alloy_rpc_types_eth::TransactionRequest;
 use revm::{
-    context_interface::result::ExecutionResult,
+    context_interface::{result::ExecutionResult, transaction::TransactionType},
     precompile::{PrecompileSpecId, Precompiles},
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +29,12 @@ pub(super) fn create_access_list(
     gas_cap: u64,
 ) -> Result<AccessListResult, RpcError> {
     let (db, env, mut tx) = prepare(spec, state, header, request, None, gas_cap)?;
+    // geth applies the list whatever the request's type, but revm ignores an access list on a
+    // legacy transaction: run a legacy request as EIP-2930 (same fee rules).
+    if tx.tx_type == u8::from(TransactionType::Legacy) {
+        tx.tx_type = TransactionType::Eip2930.into();
+        tx.chain_id.get_or_insert(env.cfg_env.chain_id);
+    }
     let precompiles = Precompiles::new(PrecompileSpecId::from_spec_id(env.cfg_env.spec));
     let sender = tx.caller;
     let recipient = match tx.kind {
@@ -42,11 +49,14 @@ pub(super) fn create_access_list(
         let result = evm.transact(tx.clone()).map_err(IntoRpcError::into_rpc)?;
         let mut touched: BTreeMap<Address, BTreeSet<B256>> = BTreeMap::new();
         for (address, account) in &result.state {
-            if *address == sender || *address == recipient || precompiles.contains(address) {
-                continue;
-            }
-            // The beneficiary is loaded to pay it fees; list it only if code used its storage.
-            if *address == beneficiary && account.storage.is_empty() {
+            // As geth's access-list tracer: these are never listed for being touched (the
+            // beneficiary is loaded only to pay it fees), but a slot of theirs that the code
+            // read or wrote is listed, with the address.
+            let excluded = *address == sender
+                || *address == recipient
+                || *address == beneficiary
+                || precompiles.contains(address);
+            if excluded && account.storage.is_empty() {
                 continue;
             }
             let slots = touched.entry(*address).or_default();
@@ -70,10 +80,10 @@ pub(super) fn create_access_list(
         );
         let (gas_used, error) = match &result.result {
             ExecutionResult::Success { gas, .. } => (gas.tx_gas_used(), None),
-            ExecutionResult::Revert { gas, output, .. } => (
-                gas.tx_gas_used(),
-                Some(RpcError::reverted(output.clone()).to_string()),
-            ),
+            // geth reports the VM error alone, without the decoded reason.
+            ExecutionResult::Revert { gas, .. } => {
+                (gas.tx_gas_used(), Some("execution reverted".to_string()))
+            }
             ExecutionResult::Halt { gas, reason, .. } => (
                 gas.tx_gas_used(),
                 Some(format!("execution halted: {reason:?}")),

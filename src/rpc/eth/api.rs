@@ -1,6 +1,8 @@
 //! [`EthApiServer`] implementation.
 
-use super::{EthApiServer, access_list, call, convert, fees, pending::PendingBlockCache, proof};
+use super::{
+    EthApiServer, access_list, call, config, convert, fees, pending::PendingBlockCache, proof,
+};
 use crate::{
     engine::{Engine, PreviewBlock},
     preconf::Preconfer,
@@ -293,6 +295,11 @@ impl AccountReader for Provider {
 impl EthApiServer for EthRpc {
     fn chain_id(&self) -> RpcResult<U64> {
         Ok(U64::from(self.engine.spec().chain_id))
+    }
+
+    fn config(&self) -> RpcResult<alloy_eips::eip7910::EthConfig> {
+        let head = self.engine.head().map_err(RpcError::internal)?;
+        Ok(config::eth_config(self.engine.spec(), head.timestamp)?)
     }
 
     fn block_number(&self) -> RpcResult<U64> {

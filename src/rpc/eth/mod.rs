@@ -4,6 +4,7 @@
 mod access_list;
 mod api;
 mod call;
+mod config;
 pub(crate) mod convert;
 mod fees;
 mod filter;
@@ -35,6 +36,11 @@ pub trait EthApi {
     /// EIP-155 chain id.
     #[method(name = "chainId")]
     fn chain_id(&self) -> RpcResult<U64>;
+
+    /// The fork configuration at the head, the next scheduled fork and the last configured
+    /// one (EIP-7910).
+    #[method(name = "config")]
+    fn config(&self) -> RpcResult<alloy_eips::eip7910::EthConfig>;
 
     /// Number of the latest block.
     #[method(name = "blockNumber")]
