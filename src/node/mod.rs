@@ -150,7 +150,8 @@ impl NodeCommand {
         let modules = RpcModules {
             eth: EthRpc::new(engine.clone(), pool.clone(), self.rpc.gas_cap)
                 .with_preconf(preconf.clone()),
-            eth_filter: EthFilterRpc::new(engine.clone(), pool.clone()),
+            eth_filter: EthFilterRpc::new(engine.clone(), pool.clone())
+                .with_limits(self.rpc.log_limits()),
             eth_pubsub: EthPubSubRpc::new(engine.clone(), pool.clone()),
             eth_send_sync: EthSendSyncRpc::new(
                 EthRpc::new(engine.clone(), pool.clone(), self.rpc.gas_cap)

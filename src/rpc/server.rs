@@ -77,6 +77,30 @@ pub struct RpcArgs {
     /// Gas cap of `eth_call` and `eth_estimateGas`.
     #[arg(long = "rpc.gascap", default_value_t = 50_000_000)]
     pub gas_cap: u64,
+    /// Most blocks one log query (`eth_getLogs`, a filter poll) may span; 0 = no limit.
+    #[arg(long = "rpc.max-blocks-per-filter", default_value_t = crate::rpc::eth::MAX_BLOCK_RANGE)]
+    pub max_blocks_per_filter: u64,
+    /// Most logs one response may carry (one block is always returned whole); 0 = no limit.
+    #[arg(long = "rpc.max-logs-per-response", default_value_t = crate::rpc::eth::MAX_LOGS_PER_RESPONSE)]
+    pub max_logs_per_response: usize,
+}
+
+impl RpcArgs {
+    /// The log query limits the flags set (0 = unlimited, as reth).
+    pub const fn log_limits(&self) -> crate::rpc::eth::LogQueryLimits {
+        crate::rpc::eth::LogQueryLimits {
+            max_block_range: if self.max_blocks_per_filter == 0 {
+                u64::MAX
+            } else {
+                self.max_blocks_per_filter
+            },
+            max_logs: if self.max_logs_per_response == 0 {
+                usize::MAX
+            } else {
+                self.max_logs_per_response
+            },
+        }
+    }
 }
 
 impl Default for RpcArgs {

@@ -173,6 +173,8 @@ pub struct EthFilterRpc {
     engine: Engine,
     pool: TxPool,
     limits: LogQueryLimits,
+    /// A filter not polled for this long is removed.
+    timeout: Duration,
     filters: Arc<Mutex<HashMap<String, ActiveFilter>>>,
 }
 
@@ -183,8 +185,15 @@ impl EthFilterRpc {
             engine,
             pool,
             limits: LogQueryLimits::default(),
+            timeout: FILTER_TIMEOUT,
             filters: Default::default(),
         }
+    }
+
+    /// Replaces the time after which an unpolled filter is removed ([`FILTER_TIMEOUT`]).
+    pub const fn with_filter_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Replaces the log query limits.
@@ -200,7 +209,8 @@ impl EthFilterRpc {
     /// The filter table, with expired filters removed.
     fn filters(&self) -> MutexGuard<'_, HashMap<String, ActiveFilter>> {
         let mut filters = self.filters.lock().unwrap_or_else(PoisonError::into_inner);
-        filters.retain(|_, filter| filter.last_poll.elapsed() < FILTER_TIMEOUT);
+        let timeout = self.timeout;
+        filters.retain(|_, filter| filter.last_poll.elapsed() < timeout);
         filters
     }
 
@@ -554,9 +564,14 @@ mod tests {
         Recovered::new_unchecked(tx.into_signed(signature).into(), signer.address())
     }
 
-    /// A devnet chain: block 1 deploys the emitter and calls it 3 times, block 2 calls it twice,
-    /// block 3 is empty. Returns the `eth_` filter module with `limits`.
+    /// [`filter_rpc`] as a module.
     fn chain(dir: &std::path::Path, limits: LogQueryLimits) -> RpcModule<EthFilterRpc> {
+        filter_rpc(dir, limits).into_rpc()
+    }
+
+    /// A devnet chain: block 1 deploys the emitter and calls it 3 times, block 2 calls it twice,
+    /// block 3 is empty. Returns the `eth_` filter namespace with `limits`.
+    fn filter_rpc(dir: &std::path::Path, limits: LogQueryLimits) -> EthFilterRpc {
         let spec = ChainSpec::from_arg("devnet").expect("devnet");
         let engine = Engine::new(spec.clone(), Arc::new(Database::open(dir).expect("db")));
         engine.init_genesis().expect("genesis");
@@ -599,9 +614,40 @@ mod tests {
             block_gas_limit: 30_000_000,
         };
         let pool = TxPool::new(PoolConfig::default(), env);
-        EthFilterRpc::new(engine, pool)
-            .with_limits(limits)
-            .into_rpc()
+        EthFilterRpc::new(engine, pool).with_limits(limits)
+    }
+
+    #[tokio::test]
+    async fn a_filter_not_polled_within_the_timeout_expires() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let module = filter_rpc(dir.path(), LogQueryLimits::default())
+            .with_filter_timeout(Duration::from_secs(1))
+            .into_rpc();
+        let id: String = module
+            .call("eth_newBlockFilter", jsonrpsee::rpc_params![])
+            .await
+            .expect("install");
+        // Each poll restarts the clock: polled every 300 ms, the filter outlives its timeout.
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let _: Vec<B256> = module
+                .call("eth_getFilterChanges", [id.clone()])
+                .await
+                .expect("polled in time");
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        match module
+            .call::<_, Vec<B256>>("eth_getFilterChanges", [id.clone()])
+            .await
+        {
+            Err(MethodsError::JsonRpc(err)) => assert_eq!(err.message(), "filter not found"),
+            other => panic!("expected an expired filter, got {other:?}"),
+        }
+        let removed: bool = module
+            .call("eth_uninstallFilter", [id])
+            .await
+            .expect("uninstall");
+        assert!(!removed, "an expired filter is gone");
     }
 
     async fn get_logs(
