@@ -5,7 +5,9 @@
 //! targets a running network such as `just devnet`, spreading submissions over the URLs), pre-signs `HB_LOAD_TXS` transfers (default 20,000), submits them over HTTP in
 //! JSON-RPC batches from several concurrent clients, follows `newHeads` over WebSocket, and
 //! reports submission rate, included transactions per second, block time, and the latency from
-//! submission to inclusion in a block (soft confirmation), p50 and p99.
+//! submission to inclusion in a block (soft confirmation), p50 and p99. By default the
+//! transactions go out as fast as the clients can send them (a burst); `HB_LOAD_RATE=<tx/s>`
+//! paces them instead (open loop), to measure latency below saturation.
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::Encodable2718;
@@ -121,8 +123,15 @@ async fn main() {
                 .spawn()
                 .expect("start node");
             let mut lines = BufReader::new(node.stdout.take().expect("stdout")).lines();
-            let http = lines.next().expect("http line").expect("read");
-            let ws = lines.next().expect("ws line").expect("read");
+            // `da: …` (the embedded DA server) comes first, then the HTTP and WS addresses.
+            let mut next_url = |scheme: &str| loop {
+                let line = lines.next().expect("address line").expect("read");
+                if line.starts_with(scheme) {
+                    break line;
+                }
+            };
+            let http = next_url("http://");
+            let ws = next_url("ws://");
             child = Some(node);
             (vec![http], ws)
         }
@@ -140,10 +149,25 @@ async fn main() {
         .expect("subscribe");
     let http_client = Arc::new(HttpClientBuilder::default().build(&http).expect("http"));
 
+    // Timestamp heads as they arrive, independently of the slower block lookups below.
+    let (arrivals_tx, mut arrivals) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(head)) = heads.next().await {
+            if arrivals_tx
+                .send((head["hash"].clone(), Instant::now()))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+
     let submitted: Arc<Mutex<HashMap<B256, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
     let started = Instant::now();
     let chunks: Vec<Vec<(B256, Bytes)>> = raw.chunks(BATCH).map(<[_]>::to_vec).collect();
-    let queue = Arc::new(Mutex::new(chunks.into_iter()));
+    let queue = Arc::new(Mutex::new(chunks.into_iter().enumerate()));
+    // Open loop at `HB_LOAD_RATE` tx/s (batch `i` is sent at `i * BATCH / rate`); 0 = a burst.
+    let rate: f64 = env_or("HB_LOAD_RATE", 0.0);
     let mut clients = Vec::new();
     let submit_clients: Vec<_> = rpcs
         .iter()
@@ -154,9 +178,13 @@ async fn main() {
         let (queue, submitted) = (queue.clone(), submitted.clone());
         clients.push(tokio::spawn(async move {
             loop {
-                let Some(chunk) = queue.lock().expect("lock").next() else {
+                let Some((index, chunk)) = queue.lock().expect("lock").next() else {
                     return;
                 };
+                if rate > 0.0 {
+                    let due = started + Duration::from_secs_f64((index * BATCH) as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 let mut batch = BatchRequestBuilder::new();
                 for (_, tx) in &chunk {
                     batch
@@ -179,18 +207,6 @@ async fn main() {
     }
     let submit_elapsed = started.elapsed();
 
-    // Timestamp heads as they arrive, independently of the slower block lookups below.
-    let (arrivals_tx, mut arrivals) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(Ok(head)) = heads.next().await {
-            if arrivals_tx
-                .send((head["hash"].clone(), Instant::now()))
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
     let mut latencies = Vec::with_capacity(total);
     let mut per_block = Vec::new();
     let mut block_times = Vec::new();
