@@ -1,15 +1,24 @@
 //! `hauptbuch-reth fraud-proof`: a dev node's output roots check out by stateless re-execution;
 //! a tampered claim yields a proof file that `verify` accepts with the node gone, and a tampered
-//! proof file (witness, block, claim) or a malformed one is rejected with a clear message.
+//! proof file (witness, block, claim) or a malformed one is rejected with a clear message. The
+//! challenger, following a node that lies about one output root, logs, counts and proves that one.
 
 use crate::{
     common::binary,
+    da_outage::gauge,
+    network::free_port,
     node::{NodeProcess, eventually, raw_transfer},
+    rpc_proxy::RpcProxy,
 };
 use alloy_primitives::{Address, B256, Bytes};
 use jsonrpsee::{core::client::ClientT, rpc_params};
 use serde_json::Value;
-use std::{path::Path, process::Command};
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Command, Stdio},
+    sync::{Arc, Mutex},
+};
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(binary())
@@ -197,4 +206,142 @@ async fn wrong_output_roots_are_proven_and_tampered_proofs_fail() {
     let (code, _, stderr) = verify(&dir.path().join("missing.json"));
     assert_eq!(code, Some(1));
     assert!(stderr.contains("cannot read"), "{stderr}");
+}
+
+/// Block whose output root the lying node misstates.
+const LIE_AT: u64 = 3;
+
+/// The output root the lying node claims for [`LIE_AT`].
+fn lie() -> B256 {
+    B256::repeat_byte(0x11)
+}
+
+/// Lines of a child's stderr, collected by a thread as they come.
+fn collect_lines(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            sink.lock().expect("lines").push(line);
+        }
+    });
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_challenger_proves_the_one_output_root_a_node_lies_about() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(
+        &dir.path().join("data"),
+        &["--dev", "--dev.block-time", "200ms"],
+    );
+    // The node as the challenger sees it: right about every block but LIE_AT.
+    let liar = RpcProxy::start(
+        &node.http,
+        Arc::new(|method: &str, _: &[Value], mut answer: Value| {
+            if method == "hb_outputAtBlock"
+                && answer["blockRef"]["number"] == format!("{LIE_AT:#x}")
+            {
+                answer["outputRoot"] = serde_json::to_value(lie()).expect("json");
+            }
+            answer
+        }),
+    )
+    .await;
+    let proofs = dir.path().join("proofs");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let mut challenger = Command::new(binary())
+        .args([
+            "fraud-proof",
+            "check",
+            "--rpc-url",
+            &liar.url,
+            "--challenger",
+            "--poll-interval",
+            "100ms",
+            "--metrics",
+            &metrics,
+            "--proof-dir",
+            proofs.to_str().expect("utf-8"),
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn challenger");
+    let logs = collect_lines(challenger.stderr.take().expect("stderr"));
+    let logged = |needle: &str, block: u64| {
+        let field = format!("block={block} ");
+        logs.lock()
+            .expect("lines")
+            .iter()
+            .filter(|line| line.contains(needle) && line.contains(&field))
+            .count()
+    };
+
+    // Well past the lie: the blocks around it are checked too.
+    let past = LIE_AT + 3;
+    eventually(
+        "the challenger to check the blocks after the lie",
+        || async { (logged("output root checked", past) == 1).then_some(()) },
+    )
+    .await;
+    let snapshot = logs.lock().expect("lines").join("\n");
+    assert_eq!(
+        logged("output root mismatch", LIE_AT),
+        1,
+        "one mismatch line naming block {LIE_AT}:\n{snapshot}"
+    );
+    assert_eq!(
+        snapshot.matches("mismatch").count(),
+        1,
+        "no other mismatch:\n{snapshot}"
+    );
+    for honest in (1..=past).filter(|&n| n != LIE_AT) {
+        assert_eq!(
+            logged("output root checked", honest),
+            1,
+            "block {honest}:\n{snapshot}"
+        );
+    }
+    let mismatches = eventually("the mismatch metric", || async {
+        gauge(&metrics, "hauptbuch_challenger_mismatches_total")
+    })
+    .await;
+    assert_eq!(mismatches, 1.0);
+    let checked = gauge(&metrics, "hauptbuch_challenger_blocks_checked_total").expect("checked");
+    assert!(checked >= past as f64, "{checked} blocks checked");
+
+    // SIGTERM: the challenger stops cleanly.
+    Command::new("kill")
+        .args(["-TERM", &challenger.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    let challenger = Mutex::new(challenger);
+    let status = eventually("the challenger to stop", || async {
+        challenger.lock().expect("child").try_wait().expect("wait")
+    })
+    .await;
+    assert!(status.success(), "challenger exited with {status}");
+
+    // One proof file, for the lie only; it proves fraud with the node gone.
+    let files: Vec<_> = std::fs::read_dir(&proofs)
+        .expect("proof dir")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().expect("name").to_string_lossy();
+    assert!(
+        name.starts_with(&format!("fraud-proof-{LIE_AT}-")),
+        "{name}"
+    );
+    drop(liar);
+    node.terminate();
+    let (code, stdout, stderr) = verify(&files[0]);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert!(
+        stdout.contains(&format!("fraud proven: block {LIE_AT} "))
+            && stdout.contains(&format!("not the claimed {}", lie())),
+        "{stdout}"
+    );
 }

@@ -16,5 +16,6 @@ mod openrpc_schema;
 mod payload;
 mod preconf;
 mod rpc_compat;
+mod rpc_proxy;
 mod withdrawals;
 mod witness;
