@@ -4,6 +4,11 @@
 //!   witness (`hb_getExecutionWitness`) and the claimed output root (`hb_outputAtBlock`, or `R`),
 //!   re-execute and say whether the claim is right. Exit 0 when right; when wrong, write a proof
 //!   file to `--proof-dir` and exit with [`WRONG_CLAIM_EXIT_CODE`].
+//! - `check … --da.url DA [--da.auth-token-file F] [--da.start-height H]`: take block N (and its
+//!   finalization certificate, verified when the chainspec names a validator set) from the blobs
+//!   the sequencer posted to DA instead of `debug_getRawBlock`; the witness and the claim still
+//!   come from the node. A node serving another block than the one it posted is then checked
+//!   against what it posted.
 //! - `check --rpc-url URL --challenger`: follow the node's blocks, check each output root; on a
 //!   mismatch log an error, count it in `hauptbuch_challenger_mismatches_total` and write a proof
 //!   file. Also checks that each block's parent and pre-state are the previous block's as computed.
@@ -44,7 +49,7 @@ pub struct FraudProofCommand {
 #[derive(Debug, Subcommand)]
 enum FraudProofSubcommand {
     /// Re-execute a block (or follow all blocks) and check the claimed output root.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Check a proof file with no node.
     Verify(VerifyArgs),
 }
@@ -84,6 +89,28 @@ struct CheckArgs {
     /// Serve Prometheus metrics on this address.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+    #[command(flatten)]
+    da: DaBlockArgs,
+}
+
+/// Where `check --block` reads the block when not from the node.
+#[derive(Debug, Args)]
+struct DaBlockArgs {
+    /// Read the block from the chain's blobs on this celestia-node (or embedded DA server)
+    /// endpoint, `http(s)://` or `ws(s)://`, instead of from `--rpc-url`.
+    #[arg(long = "da.url", value_name = "URL", conflicts_with = "challenger")]
+    url: Option<String>,
+    /// File holding a bearer token with `read` permission, if the DA endpoint needs one.
+    #[arg(long = "da.auth-token-file", value_name = "FILE", requires = "url")]
+    auth_token_file: Option<PathBuf>,
+    /// First DA height scanned for the block.
+    #[arg(
+        long = "da.start-height",
+        value_name = "H",
+        default_value_t = 1,
+        requires = "url"
+    )]
+    start_height: u64,
 }
 
 #[derive(Debug, Args)]
@@ -125,20 +152,73 @@ struct FetchedBlock {
     block: Block<TxEnvelope>,
     witness: ExecutionWitness,
     claimed: B256,
+    /// The hash of the block the node's claim is about, when the node said.
+    claimed_hash: Option<B256>,
 }
 
-async fn fetch(
-    client: &HttpClient,
-    number: u64,
-    claimed: Option<B256>,
-) -> eyre::Result<FetchedBlock> {
+/// Block `number` as the node serves it.
+async fn node_block(client: &HttpClient, number: u64) -> eyre::Result<Block<TxEnvelope>> {
     let id = BlockId::Number(BlockNumberOrTag::Number(number));
     let raw: Bytes = client
         .request("debug_getRawBlock", rpc_params![id])
         .await
         .wrap_err_with(|| format!("debug_getRawBlock({number})"))?;
-    let block = Block::<TxEnvelope>::decode(&mut raw.as_ref())
-        .wrap_err_with(|| format!("block {number} from the node does not decode"))?;
+    Block::<TxEnvelope>::decode(&mut raw.as_ref())
+        .wrap_err_with(|| format!("block {number} from the node does not decode"))
+}
+
+/// Block `number` as the sequencer posted it to DA, its certificate checked when the chainspec
+/// names a validator set; returns it with a description of where it came from.
+async fn da_block(
+    spec: &crate::chainspec::ChainSpec,
+    args: &DaBlockArgs,
+    url: &str,
+    number: u64,
+) -> eyre::Result<(Block<TxEnvelope>, String)> {
+    if number == 0 {
+        eyre::bail!("block 0 is the genesis block: it is not posted to DA and has no parent");
+    }
+    let token = crate::node::read_auth_token(args.auth_token_file.as_deref())?;
+    let namespace = crate::derive::namespace(spec)?;
+    let source = crate::derive::DaSource::connect(url, token.as_deref(), namespace)
+        .await
+        .wrap_err_with(|| format!("invalid or unreachable --da.url `{url}`"))?;
+    let found = crate::derive::find_block(&source, spec.chain_id, number, args.start_height)
+        .await
+        .wrap_err_with(|| format!("cannot read block {number} from --da.url `{url}`"))?;
+    let certificate = if found.certificate.is_empty() {
+        "no finalization certificate of its own"
+    } else if spec.hauptbuch.validators.is_empty() {
+        "finalization certificate not checked: the chainspec names no validator set"
+    } else {
+        let validators =
+            crate::consensus::ValidatorSet::from_chainspec(&spec.hauptbuch.validators)?;
+        crate::consensus::CertificateVerifier::new(spec, &validators)
+            .verify(&found.certificate, found.block.header.hash_slow())
+            .wrap_err_with(|| {
+                format!(
+                    "block {number} at DA height {} has an invalid finalization certificate",
+                    found.da_height
+                )
+            })?;
+        "finalization certificate verified"
+    };
+    let origin = format!("from DA height {}, {certificate}", found.da_height);
+    Ok((found.block, origin))
+}
+
+/// The witness and claimed output root of block `number` from the node, with `block` (from the
+/// node when `None`).
+async fn fetch(
+    client: &HttpClient,
+    number: u64,
+    claimed: Option<B256>,
+    block: Option<Block<TxEnvelope>>,
+) -> eyre::Result<FetchedBlock> {
+    let block = match block {
+        Some(block) => block,
+        None => node_block(client, number).await?,
+    };
     let witness: ExecutionWitness = client
         .request(
             "hb_getExecutionWitness",
@@ -146,8 +226,8 @@ async fn fetch(
         )
         .await
         .wrap_err_with(|| format!("hb_getExecutionWitness({number})"))?;
-    let claimed = match claimed {
-        Some(root) => root,
+    let (claimed, claimed_hash) = match claimed {
+        Some(root) => (root, None),
         None => {
             let output: serde_json::Value = client
                 .request(
@@ -156,14 +236,19 @@ async fn fetch(
                 )
                 .await
                 .wrap_err_with(|| format!("hb_outputAtBlock({number})"))?;
-            serde_json::from_value(output["outputRoot"].clone())
-                .wrap_err("hb_outputAtBlock gave no outputRoot")?
+            let root = serde_json::from_value(output["outputRoot"].clone())
+                .wrap_err("hb_outputAtBlock gave no outputRoot")?;
+            (
+                root,
+                serde_json::from_value(output["blockRef"]["hash"].clone()).ok(),
+            )
         }
     };
     Ok(FetchedBlock {
         block,
         witness,
         claimed,
+        claimed_hash,
     })
 }
 
@@ -202,10 +287,31 @@ impl CheckArgs {
         let number = self
             .block
             .ok_or_else(|| eyre::eyre!("--block is required"))?;
-        let fetched = runtime.block_on(fetch(&client, number, self.output_root))?;
+        let (fetched, origin) = runtime.block_on(async {
+            let (block, origin) = match &self.da.url {
+                Some(url) => {
+                    let (block, origin) = da_block(&spec, &self.da, url, number).await?;
+                    (Some(block), origin)
+                }
+                None => (None, format!("from {}", self.rpc_url)),
+            };
+            eyre::Ok((
+                fetch(&client, number, self.output_root, block).await?,
+                origin,
+            ))
+        })?;
+        let hash = fetched.block.header.hash_slow();
+        println!("block {number} ({hash}) {origin}");
+        if let Some(served) = fetched.claimed_hash.filter(|served| *served != hash) {
+            println!(
+                "block {number}: the node's output root is about block {served}, not the block on DA"
+            );
+        }
         let (computed, proof) =
             fraud_proof::check(&spec, &fetched.block, fetched.witness, fetched.claimed)
-                .wrap_err_with(|| format!("block {number} does not re-execute from its witness"))?;
+                .wrap_err_with(|| {
+                    format!("block {number} ({hash}) does not re-execute from the node's witness")
+                })?;
         match proof {
             None => {
                 println!(
@@ -249,7 +355,7 @@ impl CheckArgs {
                     .wrap_err("hb_outputAtBlock gave no block number")?
                     .to();
             while next <= head && self.until_block.is_none_or(|last| next <= last) {
-                let fetched = fetch(client, next, None).await?;
+                let fetched = fetch(client, next, None, None).await?;
                 let header = &fetched.block.header;
                 let pre_state = fetched
                     .witness

@@ -345,3 +345,203 @@ async fn the_challenger_proves_the_one_output_root_a_node_lies_about() {
         "{stdout}"
     );
 }
+
+/// The number of the block tagged `tag`.
+async fn tagged(client: &jsonrpsee::http_client::HttpClient, tag: &str) -> u64 {
+    let block: Value = client
+        .request("eth_getBlockByNumber", rpc_params![tag, false])
+        .await
+        .expect("block by tag");
+    u64::from_str_radix(
+        block["number"]
+            .as_str()
+            .expect("number")
+            .trim_start_matches("0x"),
+        16,
+    )
+    .expect("hex")
+}
+
+/// `raw` (a block's RLP) with its transactions taken out: a block the node did not post.
+fn without_transactions(raw: &Value) -> Value {
+    use alloy_rlp::Decodable;
+    let raw: Bytes = serde_json::from_value(raw.clone()).expect("raw block");
+    let mut block =
+        alloy_consensus::Block::<alloy_consensus::TxEnvelope>::decode(&mut raw.as_ref())
+            .expect("block");
+    block.body.transactions.clear();
+    serde_json::to_value(Bytes::from(alloy_rlp::encode(&block))).expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_takes_the_block_from_da_and_catches_a_wrong_claim_about_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(
+        &dir.path().join("node"),
+        &["--dev", "--dev.block-time", "200ms"],
+    );
+    let da_url = node.da.clone().expect("the dev node runs a DA server");
+    let token_file = dir.path().join("node/da-server/auth/admin.token");
+    let token = token_file.to_str().expect("utf-8");
+    let client = node.client();
+    let hash: B256 = client
+        .request(
+            "eth_sendRawTransaction",
+            rpc_params![raw_transfer(0, 0, Address::repeat_byte(0x42), 7)],
+        )
+        .await
+        .expect("send");
+    let receipt: Value = eventually("the transfer's receipt", || async {
+        client
+            .request::<Option<Value>, _>("eth_getTransactionReceipt", rpc_params![hash])
+            .await
+            .expect("receipt call")
+    })
+    .await;
+    let number = u64::from_str_radix(
+        receipt["blockNumber"]
+            .as_str()
+            .expect("number")
+            .trim_start_matches("0x"),
+        16,
+    )
+    .expect("hex");
+    // Firm well past it, so that later blobs are on DA too.
+    eventually("the block and later ones to be firm", || async {
+        (tagged(&client, "finalized").await >= number + 10).then_some(())
+    })
+    .await;
+    let block = number.to_string();
+    let check = |rpc: &str, extra: &[&str]| {
+        let mut args = vec![
+            "fraud-proof",
+            "check",
+            "--rpc-url",
+            rpc,
+            "--block",
+            &block,
+            "--da.url",
+            &da_url,
+            "--da.auth-token-file",
+            token,
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+
+    // The node's claim about the block it posted is right.
+    let (code, stdout, stderr) = check(&node.http, &[]);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert!(stdout.contains("is right"), "{stdout}");
+    let da_height: u64 = stdout
+        .split("from DA height ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|height| height.parse().ok())
+        .unwrap_or_else(|| panic!("no DA height in {stdout}"));
+
+    // A node serving the block without its transaction: checked against what was posted, its
+    // (right) claim holds; taken from the node, the served block does not match the claim.
+    let served_other = RpcProxy::start(
+        &node.http,
+        Arc::new(move |method: &str, args: &[Value], answer: Value| {
+            if method == "debug_getRawBlock"
+                && args.first() == Some(&Value::from(format!("{number:#x}")))
+            {
+                without_transactions(&answer)
+            } else {
+                answer
+            }
+        }),
+    )
+    .await;
+    let (code, stdout, stderr) = check(&served_other.url, &[]);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert!(stdout.contains("is right"), "{stdout}");
+    let (code, stdout, stderr) = run(&[
+        "fraud-proof",
+        "check",
+        "--rpc-url",
+        &served_other.url,
+        "--block",
+        &block,
+        "--proof-dir",
+        dir.path().join("unused").to_str().expect("utf-8"),
+    ]);
+    assert_ne!(code, Some(0), "{stdout} {stderr}");
+
+    // A wrong claim about the block on DA: proven.
+    let proofs = dir.path().join("proofs");
+    let (code, stdout, stderr) = check(
+        &node.http,
+        &[
+            "--output-root",
+            &B256::repeat_byte(0x11).to_string(),
+            "--proof-dir",
+            proofs.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(code, Some(2), "{stdout} {stderr}");
+    assert!(stdout.contains("is wrong"), "{stdout}");
+    let file = std::fs::read_dir(&proofs)
+        .expect("proof dir")
+        .next()
+        .expect("a proof file")
+        .expect("entry")
+        .path();
+    let (code, stdout, stderr) = verify(&file);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert!(
+        stdout.contains(&format!("fraud proven: block {number} ")),
+        "{stdout}"
+    );
+
+    // Bad input: a block not on DA, a start height after it, block 0, a malformed URL.
+    let (code, _, stderr) = run(&[
+        "fraud-proof",
+        "check",
+        "--rpc-url",
+        &node.http,
+        "--block",
+        "1000000",
+        "--da.url",
+        &da_url,
+        "--da.auth-token-file",
+        token,
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("block 1000000 is not on DA"), "{stderr}");
+    let after = (da_height + 1).to_string();
+    let (code, _, stderr) = check(&node.http, &["--da.start-height", &after]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("block {number} is before DA height {after}")),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "fraud-proof",
+        "check",
+        "--rpc-url",
+        &node.http,
+        "--block",
+        "0",
+        "--da.url",
+        &da_url,
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("genesis"), "{stderr}");
+    let (code, _, stderr) = run(&[
+        "fraud-proof",
+        "check",
+        "--rpc-url",
+        &node.http,
+        "--block",
+        &block,
+        "--da.url",
+        "not a url",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("--da.url `not a url`"), "{stderr}");
+    drop(served_other);
+    node.terminate();
+}
