@@ -25,6 +25,27 @@ pub struct DaBlock {
     pub da_height: u64,
 }
 
+/// The blocks of this chain in the blobs at DA `height`, in block order (blobs of other chains
+/// and undecodable ones skipped, as in derivation).
+pub async fn blocks_at(source: &DaSource, chain_id: u64, height: u64) -> Result<Vec<DaBlock>> {
+    let mut batches: Vec<_> = source
+        .blobs_at(height)
+        .await?
+        .iter()
+        .filter_map(|blob| decode_batch(chain_id, &blob.data).ok())
+        .collect();
+    batches.sort_by_key(|batch| batch.first);
+    Ok(batches
+        .into_iter()
+        .flat_map(|batch| batch.blocks.into_iter().zip(batch.certificates))
+        .map(|(block, certificate)| DaBlock {
+            block,
+            certificate,
+            da_height: height,
+        })
+        .collect())
+}
+
 /// Scans DA heights from `start_height` to the DA network head for block `number` of chain
 /// `chain_id`.
 ///
@@ -40,30 +61,22 @@ pub async fn find_block(
     let start_height = start_height.max(1);
     let head = source.network_head().await?;
     for height in start_height..=head {
-        for blob in source.blobs_at(height).await? {
-            let Ok(batch) = decode_batch(chain_id, &blob.data) else {
-                continue;
-            };
-            if batch.first > number {
-                return Err(DeriveError::BeforeStart {
-                    number,
-                    start_height,
-                    da_height: height,
-                    first: batch.first,
-                });
-            }
-            if number <= batch.last {
-                let index = usize::try_from(number - batch.first).unwrap_or(usize::MAX);
-                if let (Some(block), Some(certificate)) =
-                    (batch.blocks.get(index), batch.certificates.get(index))
-                {
-                    return Ok(DaBlock {
-                        block: block.clone(),
-                        certificate: certificate.clone(),
-                        da_height: height,
-                    });
-                }
-            }
+        let blocks = blocks_at(source, chain_id, height).await?;
+        if let Some(first) = blocks.first()
+            && first.block.header.number > number
+        {
+            return Err(DeriveError::BeforeStart {
+                number,
+                start_height,
+                da_height: height,
+                first: first.block.header.number,
+            });
+        }
+        if let Some(found) = blocks
+            .into_iter()
+            .find(|found| found.block.header.number == number)
+        {
+            return Ok(found);
         }
     }
     Err(DeriveError::NotOnDa {

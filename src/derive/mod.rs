@@ -32,7 +32,7 @@ mod lookup;
 mod source;
 
 pub use error::{BlobError, DeriveError, Result};
-pub use lookup::{DaBlock, find_block};
+pub use lookup::{DaBlock, blocks_at, find_block};
 pub use source::DaSource;
 
 use crate::{chainspec::ChainSpec, engine::Engine};

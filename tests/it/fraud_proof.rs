@@ -216,6 +216,24 @@ fn lie() -> B256 {
     B256::repeat_byte(0x11)
 }
 
+/// A node's answer, with the output root of block [`LIE_AT`] replaced by [`lie`].
+fn lie_at(method: &str, _: &[Value], mut answer: Value) -> Value {
+    if method == "hb_outputAtBlock" && answer["blockRef"]["number"] == format!("{LIE_AT:#x}") {
+        answer["outputRoot"] = serde_json::to_value(lie()).expect("json");
+    }
+    answer
+}
+
+/// A child process, killed on drop (a failed test leaves no challenger running).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Lines of a child's stderr, collected by a thread as they come.
 fn collect_lines(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
     let lines = Arc::new(Mutex::new(Vec::new()));
@@ -236,40 +254,31 @@ async fn the_challenger_proves_the_one_output_root_a_node_lies_about() {
         &["--dev", "--dev.block-time", "200ms"],
     );
     // The node as the challenger sees it: right about every block but LIE_AT.
-    let liar = RpcProxy::start(
-        &node.http,
-        Arc::new(|method: &str, _: &[Value], mut answer: Value| {
-            if method == "hb_outputAtBlock"
-                && answer["blockRef"]["number"] == format!("{LIE_AT:#x}")
-            {
-                answer["outputRoot"] = serde_json::to_value(lie()).expect("json");
-            }
-            answer
-        }),
-    )
-    .await;
+    let liar = RpcProxy::start(&node.http, Arc::new(lie_at)).await;
     let proofs = dir.path().join("proofs");
     let metrics = format!("127.0.0.1:{}", free_port());
-    let mut challenger = Command::new(binary())
-        .args([
-            "fraud-proof",
-            "check",
-            "--rpc-url",
-            &liar.url,
-            "--challenger",
-            "--poll-interval",
-            "100ms",
-            "--metrics",
-            &metrics,
-            "--proof-dir",
-            proofs.to_str().expect("utf-8"),
-        ])
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn challenger");
-    let logs = collect_lines(challenger.stderr.take().expect("stderr"));
+    let mut challenger = Killed(
+        Command::new(binary())
+            .args([
+                "fraud-proof",
+                "check",
+                "--rpc-url",
+                &liar.url,
+                "--challenger",
+                "--poll-interval",
+                "100ms",
+                "--metrics",
+                &metrics,
+                "--proof-dir",
+                proofs.to_str().expect("utf-8"),
+            ])
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn challenger"),
+    );
+    let logs = collect_lines(challenger.0.stderr.take().expect("stderr"));
     let logged = |needle: &str, block: u64| {
         let field = format!("block={block} ");
         logs.lock()
@@ -314,12 +323,17 @@ async fn the_challenger_proves_the_one_output_root_a_node_lies_about() {
 
     // SIGTERM: the challenger stops cleanly.
     Command::new("kill")
-        .args(["-TERM", &challenger.id().to_string()])
+        .args(["-TERM", &challenger.0.id().to_string()])
         .status()
         .expect("kill -TERM");
     let challenger = Mutex::new(challenger);
     let status = eventually("the challenger to stop", || async {
-        challenger.lock().expect("child").try_wait().expect("wait")
+        challenger
+            .lock()
+            .expect("child")
+            .0
+            .try_wait()
+            .expect("wait")
     })
     .await;
     assert!(status.success(), "challenger exited with {status}");
@@ -544,4 +558,94 @@ async fn check_takes_the_block_from_da_and_catches_a_wrong_claim_about_it() {
     assert!(stderr.contains("--da.url `not a url`"), "{stderr}");
     drop(served_other);
     node.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_challenger_follows_the_blocks_posted_to_da_and_proves_a_lie_about_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(
+        &dir.path().join("node"),
+        &["--dev", "--dev.block-time", "200ms"],
+    );
+    let da_url = node.da.clone().expect("the dev node runs a DA server");
+    let token_file = dir.path().join("node/da-server/auth/admin.token");
+    // Lies about LIE_AT's output root, and serves no usable block at all: the challenger must
+    // take every block from DA.
+    let liar = RpcProxy::start(
+        &node.http,
+        Arc::new(|method: &str, args: &[Value], answer: Value| {
+            if method == "debug_getRawBlock" {
+                return Value::from("0x00");
+            }
+            lie_at(method, args, answer)
+        }),
+    )
+    .await;
+    let proofs = dir.path().join("proofs");
+    let past = LIE_AT + 3;
+    let mut challenger = Killed(
+        Command::new(binary())
+            .args([
+                "fraud-proof",
+                "check",
+                "--rpc-url",
+                &liar.url,
+                "--challenger",
+                "--da.url",
+                &da_url,
+                "--da.auth-token-file",
+                token_file.to_str().expect("utf-8"),
+                "--until-block",
+                &past.to_string(),
+                "--poll-interval",
+                "100ms",
+                "--proof-dir",
+                proofs.to_str().expect("utf-8"),
+            ])
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn challenger"),
+    );
+    let logs = collect_lines(challenger.0.stderr.take().expect("stderr"));
+    // It stops by itself after --until-block, once that block is on DA.
+    let challenger = Mutex::new(challenger);
+    let status = eventually("the challenger to reach --until-block", || async {
+        challenger
+            .lock()
+            .expect("child")
+            .0
+            .try_wait()
+            .expect("wait")
+    })
+    .await;
+    let logs = logs.lock().expect("lines").join("\n");
+    assert!(status.success(), "challenger exited with {status}:\n{logs}");
+    for block in 1..=past {
+        let field = format!("block={block} ");
+        let line = logs
+            .lines()
+            .find(|line| line.contains(&field) && line.contains("output root"))
+            .unwrap_or_else(|| panic!("block {block} not checked:\n{logs}"));
+        assert_eq!(
+            line.contains("output root mismatch"),
+            block == LIE_AT,
+            "block {block}: {line}"
+        );
+    }
+    assert_eq!(logs.matches("mismatch").count(), 1, "{logs}");
+    let files: Vec<_> = std::fs::read_dir(&proofs)
+        .expect("proof dir")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    drop(liar);
+    node.terminate();
+    let (code, stdout, stderr) = verify(&files[0]);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert!(
+        stdout.contains(&format!("fraud proven: block {LIE_AT} ")),
+        "{stdout}"
+    );
 }

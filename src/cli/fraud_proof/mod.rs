@@ -9,10 +9,14 @@
 //!   the sequencer posted to DA instead of `debug_getRawBlock`; the witness and the claim still
 //!   come from the node. A node serving another block than the one it posted is then checked
 //!   against what it posted.
-//! - `check --rpc-url URL --challenger`: follow the node's blocks, check each output root; on a
-//!   mismatch log an error, count it in `hauptbuch_challenger_mismatches_total` and write a proof
-//!   file. Also checks that each block's parent and pre-state are the previous block's as computed.
+//! - `check --rpc-url URL --challenger [--da.url DA]`: follow the node's blocks (or, with
+//!   `--da.url`, the blocks posted to DA), check each output root; on a mismatch log an error,
+//!   count it in `hauptbuch_challenger_mismatches_total` and write a proof file (see
+//!   [`challenger`]).
 //! - `verify FILE`: check a proof file with no node; exit 0 when it proves fraud.
+
+mod challenger;
+mod da;
 
 use super::ChainArgs;
 use crate::withdrawals::{
@@ -24,6 +28,7 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{B256, Bytes};
 use alloy_rlp::Decodable;
 use clap::{Args, Subcommand};
+use da::DaBlockArgs;
 use eyre::WrapErr;
 use jsonrpsee::{
     core::client::ClientT,
@@ -93,26 +98,6 @@ struct CheckArgs {
     da: DaBlockArgs,
 }
 
-/// Where `check --block` reads the block when not from the node.
-#[derive(Debug, Args)]
-struct DaBlockArgs {
-    /// Read the block from the chain's blobs on this celestia-node (or embedded DA server)
-    /// endpoint, `http(s)://` or `ws(s)://`, instead of from `--rpc-url`.
-    #[arg(long = "da.url", value_name = "URL", conflicts_with = "challenger")]
-    url: Option<String>,
-    /// File holding a bearer token with `read` permission, if the DA endpoint needs one.
-    #[arg(long = "da.auth-token-file", value_name = "FILE", requires = "url")]
-    auth_token_file: Option<PathBuf>,
-    /// First DA height scanned for the block.
-    #[arg(
-        long = "da.start-height",
-        value_name = "H",
-        default_value_t = 1,
-        requires = "url"
-    )]
-    start_height: u64,
-}
-
 #[derive(Debug, Args)]
 struct VerifyArgs {
     #[command(flatten)]
@@ -165,46 +150,6 @@ async fn node_block(client: &HttpClient, number: u64) -> eyre::Result<Block<TxEn
         .wrap_err_with(|| format!("debug_getRawBlock({number})"))?;
     Block::<TxEnvelope>::decode(&mut raw.as_ref())
         .wrap_err_with(|| format!("block {number} from the node does not decode"))
-}
-
-/// Block `number` as the sequencer posted it to DA, its certificate checked when the chainspec
-/// names a validator set; returns it with a description of where it came from.
-async fn da_block(
-    spec: &crate::chainspec::ChainSpec,
-    args: &DaBlockArgs,
-    url: &str,
-    number: u64,
-) -> eyre::Result<(Block<TxEnvelope>, String)> {
-    if number == 0 {
-        eyre::bail!("block 0 is the genesis block: it is not posted to DA and has no parent");
-    }
-    let token = crate::node::read_auth_token(args.auth_token_file.as_deref())?;
-    let namespace = crate::derive::namespace(spec)?;
-    let source = crate::derive::DaSource::connect(url, token.as_deref(), namespace)
-        .await
-        .wrap_err_with(|| format!("invalid or unreachable --da.url `{url}`"))?;
-    let found = crate::derive::find_block(&source, spec.chain_id, number, args.start_height)
-        .await
-        .wrap_err_with(|| format!("cannot read block {number} from --da.url `{url}`"))?;
-    let certificate = if found.certificate.is_empty() {
-        "no finalization certificate of its own"
-    } else if spec.hauptbuch.validators.is_empty() {
-        "finalization certificate not checked: the chainspec names no validator set"
-    } else {
-        let validators =
-            crate::consensus::ValidatorSet::from_chainspec(&spec.hauptbuch.validators)?;
-        crate::consensus::CertificateVerifier::new(spec, &validators)
-            .verify(&found.certificate, found.block.header.hash_slow())
-            .wrap_err_with(|| {
-                format!(
-                    "block {number} at DA height {} has an invalid finalization certificate",
-                    found.da_height
-                )
-            })?;
-        "finalization certificate verified"
-    };
-    let origin = format!("from DA height {}, {certificate}", found.da_height);
-    Ok((found.block, origin))
 }
 
 /// The witness and claimed output root of block `number` from the node, with `block` (from the
@@ -282,16 +227,35 @@ impl CheckArgs {
                 .wrap_err_with(|| format!("cannot serve --metrics on {addr}"))?;
         }
         if self.challenger {
-            return runtime.block_on(self.challenge(&spec, &client));
+            return runtime.block_on(async {
+                let da = self.da.connect(&spec).await?;
+                challenger::run(&self, &spec, &client, da).await
+            });
         }
         let number = self
             .block
             .ok_or_else(|| eyre::eyre!("--block is required"))?;
         let (fetched, origin) = runtime.block_on(async {
-            let (block, origin) = match &self.da.url {
-                Some(url) => {
-                    let (block, origin) = da_block(&spec, &self.da, url, number).await?;
-                    (Some(block), origin)
+            let (block, origin) = match self.da.connect(&spec).await? {
+                Some(reader) => {
+                    if number == 0 {
+                        eyre::bail!(
+                            "block 0 is the genesis block: it is not posted to DA and has no parent"
+                        );
+                    }
+                    let found = crate::derive::find_block(
+                        &reader.source,
+                        spec.chain_id,
+                        number,
+                        self.da.start_height,
+                    )
+                    .await
+                    .wrap_err_with(|| {
+                        format!("cannot read block {number} from --da.url `{}`", reader.url)
+                    })?;
+                    let certificate = reader.certificate_status(&found)?;
+                    let origin = format!("from DA height {}, {certificate}", found.da_height);
+                    (Some(found.block), origin)
                 }
                 None => (None, format!("from {}", self.rpc_url)),
             };
@@ -329,89 +293,6 @@ impl CheckArgs {
                     path.display()
                 );
                 std::process::exit(WRONG_CLAIM_EXIT_CODE);
-            }
-        }
-    }
-
-    async fn challenge(
-        &self,
-        spec: &crate::chainspec::ChainSpec,
-        client: &HttpClient,
-    ) -> eyre::Result<()> {
-        let mut next = self.from_block.max(1);
-        // The previous block as this challenger computed it: (hash, post-state root).
-        let mut previous: Option<(B256, B256)> = None;
-        let mut shutdown = std::pin::pin!(crate::node::shutdown_signal());
-        loop {
-            if self.until_block.is_some_and(|last| next > last) {
-                return Ok(());
-            }
-            let head: serde_json::Value = client
-                .request("hb_outputAtBlock", rpc_params![BlockNumberOrTag::Latest])
-                .await
-                .wrap_err("hb_outputAtBlock(latest)")?;
-            let head: u64 =
-                serde_json::from_value::<alloy_primitives::U64>(head["blockRef"]["number"].clone())
-                    .wrap_err("hb_outputAtBlock gave no block number")?
-                    .to();
-            while next <= head && self.until_block.is_none_or(|last| next <= last) {
-                let fetched = fetch(client, next, None, None).await?;
-                let header = &fetched.block.header;
-                let pre_state = fetched
-                    .witness
-                    .headers
-                    .last()
-                    .and_then(|h| alloy_consensus::Header::decode(&mut h.as_ref()).ok())
-                    .map(|h| h.state_root);
-                if let Some((hash, state_root)) = previous
-                    && (header.parent_hash != hash || pre_state != Some(state_root))
-                {
-                    tracing::error!(
-                        block = next,
-                        parent = %header.parent_hash,
-                        expected_parent = %hash,
-                        pre_state = ?pre_state,
-                        expected_pre_state = %state_root,
-                        "block does not extend the previous block as this challenger computed it"
-                    );
-                    metrics::counter!("hauptbuch_challenger_mismatches_total").increment(1);
-                }
-                let result =
-                    fraud_proof::check(spec, &fetched.block, fetched.witness, fetched.claimed);
-                metrics::counter!("hauptbuch_challenger_blocks_checked_total").increment(1);
-                metrics::gauge!("hauptbuch_challenger_last_checked_block").set(next as f64);
-                match result {
-                    Ok((computed, None)) => {
-                        tracing::info!(block = next, output_root = %computed.output_root, "output root checked");
-                        previous = Some((header.hash_slow(), computed.state_root));
-                    }
-                    Ok((computed, Some(proof))) => {
-                        let path = write_proof(&self.proof_dir, &proof)?;
-                        tracing::error!(
-                            block = next,
-                            claimed = %fetched.claimed,
-                            computed = %computed.output_root,
-                            proof = %path.display(),
-                            "output root mismatch"
-                        );
-                        metrics::counter!("hauptbuch_challenger_mismatches_total").increment(1);
-                        previous = Some((header.hash_slow(), computed.state_root));
-                    }
-                    Err(err) => {
-                        tracing::error!(block = next, %err, "block does not re-execute from the node's witness");
-                        metrics::counter!("hauptbuch_challenger_mismatches_total").increment(1);
-                        previous = None;
-                    }
-                }
-                next += 1;
-            }
-            tokio::select! {
-                biased;
-                signal = &mut shutdown => {
-                    tracing::info!(signal = %signal?, "challenger stopping");
-                    return Ok(());
-                }
-                () = tokio::time::sleep(self.poll_interval) => {}
             }
         }
     }
