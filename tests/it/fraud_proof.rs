@@ -422,7 +422,7 @@ async fn check_takes_the_block_from_da_and_catches_a_wrong_claim_about_it() {
     .expect("hex");
     // Firm well past it, so that later blobs are on DA too.
     eventually("the block and later ones to be firm", || async {
-        (tagged(&client, "finalized").await >= number + 10).then_some(())
+        (tagged(&client, "finalized").await >= number + 20).then_some(())
     })
     .await;
     let block = number.to_string();
