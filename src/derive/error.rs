@@ -83,6 +83,34 @@ pub enum DeriveError {
         #[source]
         source: Box<EngineError>,
     },
+    /// No blob from the start height to the DA head holds the block.
+    #[error(
+        "block {number} is not on DA: no blob of this chain at DA heights {start_height}..={head} \
+         holds it (not posted yet, or posted under another namespace)"
+    )]
+    NotOnDa {
+        /// The block looked for.
+        number: u64,
+        /// First DA height read.
+        start_height: u64,
+        /// The DA network head, the last height read.
+        head: u64,
+    },
+    /// The first blob found holds only later blocks: the block is at an earlier DA height.
+    #[error(
+        "block {number} is before DA height {start_height}: the blob at DA height {da_height} \
+         starts at block {first}; use an earlier start height"
+    )]
+    BeforeStart {
+        /// The block looked for.
+        number: u64,
+        /// First DA height read.
+        start_height: u64,
+        /// Height of the blob found.
+        da_height: u64,
+        /// First block of that blob.
+        first: u64,
+    },
     /// The engine or its database failed outside a specific block.
     #[error(transparent)]
     Engine(#[from] EngineError),

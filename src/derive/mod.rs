@@ -28,9 +28,11 @@
 
 mod block;
 mod error;
+mod lookup;
 mod source;
 
 pub use error::{BlobError, DeriveError, Result};
+pub use lookup::{DaBlock, blocks_at, find_block};
 pub use source::DaSource;
 
 use crate::{chainspec::ChainSpec, engine::Engine};

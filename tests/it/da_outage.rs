@@ -143,8 +143,8 @@ async fn last_submitted(client: &HttpClient) -> u64 {
     })
 }
 
-/// The value of gauge `name` on the node's Prometheus endpoint, if it is there yet.
-fn gauge(metrics: &str, name: &str) -> Option<f64> {
+/// The value of gauge (or counter) `name` on a Prometheus endpoint, if it is there yet.
+pub(crate) fn gauge(metrics: &str, name: &str) -> Option<f64> {
     let mut stream = std::net::TcpStream::connect(metrics).ok()?;
     stream.set_read_timeout(Some(DA_TIMEOUT)).ok()?;
     write!(

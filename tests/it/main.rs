@@ -18,5 +18,6 @@ mod payload;
 mod preconf;
 mod rpc_compat;
 mod testing_api;
+mod rpc_proxy;
 mod withdrawals;
 mod witness;

@@ -4,10 +4,19 @@
 //!   witness (`hb_getExecutionWitness`) and the claimed output root (`hb_outputAtBlock`, or `R`),
 //!   re-execute and say whether the claim is right. Exit 0 when right; when wrong, write a proof
 //!   file to `--proof-dir` and exit with [`WRONG_CLAIM_EXIT_CODE`].
-//! - `check --rpc-url URL --challenger`: follow the node's blocks, check each output root; on a
-//!   mismatch log an error, count it in `hauptbuch_challenger_mismatches_total` and write a proof
-//!   file. Also checks that each block's parent and pre-state are the previous block's as computed.
+//! - `check … --da.url DA [--da.auth-token-file F] [--da.start-height H]`: take block N (and its
+//!   finalization certificate, verified when the chainspec names a validator set) from the blobs
+//!   the sequencer posted to DA instead of `debug_getRawBlock`; the witness and the claim still
+//!   come from the node. A node serving another block than the one it posted is then checked
+//!   against what it posted.
+//! - `check --rpc-url URL --challenger [--da.url DA]`: follow the node's blocks (or, with
+//!   `--da.url`, the blocks posted to DA), check each output root; on a mismatch log an error,
+//!   count it in `hauptbuch_challenger_mismatches_total` and write a proof file (see
+//!   [`challenger`]).
 //! - `verify FILE`: check a proof file with no node; exit 0 when it proves fraud.
+
+mod challenger;
+mod da;
 
 use super::ChainArgs;
 use crate::withdrawals::{
@@ -19,6 +28,7 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{B256, Bytes};
 use alloy_rlp::Decodable;
 use clap::{Args, Subcommand};
+use da::DaBlockArgs;
 use eyre::WrapErr;
 use jsonrpsee::{
     core::client::ClientT,
@@ -44,7 +54,7 @@ pub struct FraudProofCommand {
 #[derive(Debug, Subcommand)]
 enum FraudProofSubcommand {
     /// Re-execute a block (or follow all blocks) and check the claimed output root.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Check a proof file with no node.
     Verify(VerifyArgs),
 }
@@ -84,6 +94,8 @@ struct CheckArgs {
     /// Serve Prometheus metrics on this address.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+    #[command(flatten)]
+    da: DaBlockArgs,
 }
 
 #[derive(Debug, Args)]
@@ -125,20 +137,33 @@ struct FetchedBlock {
     block: Block<TxEnvelope>,
     witness: ExecutionWitness,
     claimed: B256,
+    /// The hash of the block the node's claim is about, when the node said.
+    claimed_hash: Option<B256>,
 }
 
-async fn fetch(
-    client: &HttpClient,
-    number: u64,
-    claimed: Option<B256>,
-) -> eyre::Result<FetchedBlock> {
+/// Block `number` as the node serves it.
+async fn node_block(client: &HttpClient, number: u64) -> eyre::Result<Block<TxEnvelope>> {
     let id = BlockId::Number(BlockNumberOrTag::Number(number));
     let raw: Bytes = client
         .request("debug_getRawBlock", rpc_params![id])
         .await
         .wrap_err_with(|| format!("debug_getRawBlock({number})"))?;
-    let block = Block::<TxEnvelope>::decode(&mut raw.as_ref())
-        .wrap_err_with(|| format!("block {number} from the node does not decode"))?;
+    Block::<TxEnvelope>::decode(&mut raw.as_ref())
+        .wrap_err_with(|| format!("block {number} from the node does not decode"))
+}
+
+/// The witness and claimed output root of block `number` from the node, with `block` (from the
+/// node when `None`).
+async fn fetch(
+    client: &HttpClient,
+    number: u64,
+    claimed: Option<B256>,
+    block: Option<Block<TxEnvelope>>,
+) -> eyre::Result<FetchedBlock> {
+    let block = match block {
+        Some(block) => block,
+        None => node_block(client, number).await?,
+    };
     let witness: ExecutionWitness = client
         .request(
             "hb_getExecutionWitness",
@@ -146,8 +171,8 @@ async fn fetch(
         )
         .await
         .wrap_err_with(|| format!("hb_getExecutionWitness({number})"))?;
-    let claimed = match claimed {
-        Some(root) => root,
+    let (claimed, claimed_hash) = match claimed {
+        Some(root) => (root, None),
         None => {
             let output: serde_json::Value = client
                 .request(
@@ -156,14 +181,19 @@ async fn fetch(
                 )
                 .await
                 .wrap_err_with(|| format!("hb_outputAtBlock({number})"))?;
-            serde_json::from_value(output["outputRoot"].clone())
-                .wrap_err("hb_outputAtBlock gave no outputRoot")?
+            let root = serde_json::from_value(output["outputRoot"].clone())
+                .wrap_err("hb_outputAtBlock gave no outputRoot")?;
+            (
+                root,
+                serde_json::from_value(output["blockRef"]["hash"].clone()).ok(),
+            )
         }
     };
     Ok(FetchedBlock {
         block,
         witness,
         claimed,
+        claimed_hash,
     })
 }
 
@@ -197,15 +227,55 @@ impl CheckArgs {
                 .wrap_err_with(|| format!("cannot serve --metrics on {addr}"))?;
         }
         if self.challenger {
-            return runtime.block_on(self.challenge(&spec, &client));
+            return runtime.block_on(async {
+                let da = self.da.connect(&spec).await?;
+                challenger::run(&self, &spec, &client, da).await
+            });
         }
         let number = self
             .block
             .ok_or_else(|| eyre::eyre!("--block is required"))?;
-        let fetched = runtime.block_on(fetch(&client, number, self.output_root))?;
+        let (fetched, origin) = runtime.block_on(async {
+            let (block, origin) = match self.da.connect(&spec).await? {
+                Some(reader) => {
+                    if number == 0 {
+                        eyre::bail!(
+                            "block 0 is the genesis block: it is not posted to DA and has no parent"
+                        );
+                    }
+                    let found = crate::derive::find_block(
+                        &reader.source,
+                        spec.chain_id,
+                        number,
+                        self.da.start_height,
+                    )
+                    .await
+                    .wrap_err_with(|| {
+                        format!("cannot read block {number} from --da.url `{}`", reader.url)
+                    })?;
+                    let certificate = reader.certificate_status(&found)?;
+                    let origin = format!("from DA height {}, {certificate}", found.da_height);
+                    (Some(found.block), origin)
+                }
+                None => (None, format!("from {}", self.rpc_url)),
+            };
+            eyre::Ok((
+                fetch(&client, number, self.output_root, block).await?,
+                origin,
+            ))
+        })?;
+        let hash = fetched.block.header.hash_slow();
+        println!("block {number} ({hash}) {origin}");
+        if let Some(served) = fetched.claimed_hash.filter(|served| *served != hash) {
+            println!(
+                "block {number}: the node's output root is about block {served}, not the block on DA"
+            );
+        }
         let (computed, proof) =
             fraud_proof::check(&spec, &fetched.block, fetched.witness, fetched.claimed)
-                .wrap_err_with(|| format!("block {number} does not re-execute from its witness"))?;
+                .wrap_err_with(|| {
+                    format!("block {number} ({hash}) does not re-execute from the node's witness")
+                })?;
         match proof {
             None => {
                 println!(
@@ -223,89 +293,6 @@ impl CheckArgs {
                     path.display()
                 );
                 std::process::exit(WRONG_CLAIM_EXIT_CODE);
-            }
-        }
-    }
-
-    async fn challenge(
-        &self,
-        spec: &crate::chainspec::ChainSpec,
-        client: &HttpClient,
-    ) -> eyre::Result<()> {
-        let mut next = self.from_block.max(1);
-        // The previous block as this challenger computed it: (hash, post-state root).
-        let mut previous: Option<(B256, B256)> = None;
-        let mut shutdown = std::pin::pin!(crate::node::shutdown_signal());
-        loop {
-            if self.until_block.is_some_and(|last| next > last) {
-                return Ok(());
-            }
-            let head: serde_json::Value = client
-                .request("hb_outputAtBlock", rpc_params![BlockNumberOrTag::Latest])
-                .await
-                .wrap_err("hb_outputAtBlock(latest)")?;
-            let head: u64 =
-                serde_json::from_value::<alloy_primitives::U64>(head["blockRef"]["number"].clone())
-                    .wrap_err("hb_outputAtBlock gave no block number")?
-                    .to();
-            while next <= head && self.until_block.is_none_or(|last| next <= last) {
-                let fetched = fetch(client, next, None).await?;
-                let header = &fetched.block.header;
-                let pre_state = fetched
-                    .witness
-                    .headers
-                    .last()
-                    .and_then(|h| alloy_consensus::Header::decode(&mut h.as_ref()).ok())
-                    .map(|h| h.state_root);
-                if let Some((hash, state_root)) = previous
-                    && (header.parent_hash != hash || pre_state != Some(state_root))
-                {
-                    tracing::error!(
-                        block = next,
-                        parent = %header.parent_hash,
-                        expected_parent = %hash,
-                        pre_state = ?pre_state,
-                        expected_pre_state = %state_root,
-                        "block does not extend the previous block as this challenger computed it"
-                    );
-                    metrics::counter!("hauptbuch_challenger_mismatches_total").increment(1);
-                }
-                let result =
-                    fraud_proof::check(spec, &fetched.block, fetched.witness, fetched.claimed);
-                metrics::counter!("hauptbuch_challenger_blocks_checked_total").increment(1);
-                metrics::gauge!("hauptbuch_challenger_last_checked_block").set(next as f64);
-                match result {
-                    Ok((computed, None)) => {
-                        tracing::info!(block = next, output_root = %computed.output_root, "output root checked");
-                        previous = Some((header.hash_slow(), computed.state_root));
-                    }
-                    Ok((computed, Some(proof))) => {
-                        let path = write_proof(&self.proof_dir, &proof)?;
-                        tracing::error!(
-                            block = next,
-                            claimed = %fetched.claimed,
-                            computed = %computed.output_root,
-                            proof = %path.display(),
-                            "output root mismatch"
-                        );
-                        metrics::counter!("hauptbuch_challenger_mismatches_total").increment(1);
-                        previous = Some((header.hash_slow(), computed.state_root));
-                    }
-                    Err(err) => {
-                        tracing::error!(block = next, %err, "block does not re-execute from the node's witness");
-                        metrics::counter!("hauptbuch_challenger_mismatches_total").increment(1);
-                        previous = None;
-                    }
-                }
-                next += 1;
-            }
-            tokio::select! {
-                biased;
-                signal = &mut shutdown => {
-                    tracing::info!(signal = %signal?, "challenger stopping");
-                    return Ok(());
-                }
-                () = tokio::time::sleep(self.poll_interval) => {}
             }
         }
     }
