@@ -17,7 +17,7 @@ mod openrpc_schema;
 mod payload;
 mod preconf;
 mod rpc_compat;
-mod testing_api;
 mod rpc_proxy;
+mod testing_api;
 mod withdrawals;
 mod witness;
