@@ -12,6 +12,11 @@
 //!
 //! Engine calls block (execution, state root), so they run on the runtime's blocking pool.
 //!
+//! Pacing: a block is proposed `block_time` after its parent reached the proposer (the proposal
+//! arrived, or it started building it itself). The proposer starts building its expected build
+//! time earlier, so that the interval between blocks is the block time and not the block time
+//! plus the build.
+//!
 //! On a node that posts to DA, propose first waits for room under the bound on unposted blocks
 //! ([`UnpostedBound`]); while DA is down the leader thus proposes nothing and its views time out.
 
@@ -56,9 +61,13 @@ pub struct ChainApplication {
     unposted_bound: Option<UnpostedBound>,
     validators: Arc<ValidatorSet>,
     block_time: Duration,
-    /// When this node built or verified each recent block: a proposal waits until its parent is
-    /// `block_time` old.
+    /// When each recent block reached this node (its proposal arrived, or this node started
+    /// building it): a proposal is ready when its parent is `block_time` old.
     seen: Arc<Mutex<HashMap<B256, SystemTime>>>,
+    /// How long this node's recent builds took (moving average): a proposer starts building that
+    /// much before the block time is up, so the block is ready on time rather than late by its
+    /// own build time.
+    build_time: Arc<Mutex<Duration>>,
 }
 
 impl ChainApplication {
@@ -77,7 +86,27 @@ impl ChainApplication {
             validators,
             block_time,
             seen: Default::default(),
+            build_time: Default::default(),
         }
+    }
+
+    /// When a proposal on a parent seen at `seen` starts building: `block_time` after it, less
+    /// the expected build time (at most half the block time).
+    fn build_start(&self, seen: SystemTime) -> SystemTime {
+        let build = *self
+            .build_time
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        seen + self.block_time - build.min(self.block_time / 2)
+    }
+
+    /// Folds one build's duration into the average (weight 1/4 for the newest).
+    fn record_build(&self, took: Duration) {
+        let mut average = self
+            .build_time
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *average = (*average * 3 + took) / 4;
     }
 
     /// The smallest timestamp a child of a block with `parent` timestamp may have.
@@ -227,14 +256,15 @@ impl ChainApplication {
             return Ok(None);
         }
         if let Some(seen) = self.seen_at(&parent_hash) {
-            context.sleep_until(seen + self.block_time).await;
+            context.sleep_until(self.build_start(seen)).await;
         }
         if let Some(bound) = &self.unposted_bound {
             // Consensus drops this future when the view times out, ending the wait.
             bound.wait_for_room(parent.height().get()).await;
         }
         let parent_header = parent.inner().header().clone();
-        let now = unix_secs(context.current());
+        let started = context.current();
+        let now = unix_secs(started);
         let attributes = BlockAttributes::next(
             self.engine.spec(),
             parent_hash,
@@ -271,7 +301,13 @@ impl ChainApplication {
             let hashes: Vec<B256> = built.rejected.iter().map(|(hash, _)| *hash).collect();
             self.pool.remove(&hashes);
         }
-        self.mark_seen(built.hash, context.current());
+        self.record_build(
+            context
+                .current()
+                .duration_since(started)
+                .unwrap_or_default(),
+        );
+        self.mark_seen(built.hash, started);
         tracing::debug!(
             number = built.block.header.number,
             hash = %built.hash,
@@ -331,6 +367,7 @@ impl ChainApplication {
         {
             context.sleep_until(earliest).await;
         }
+        let arrived = context.current();
         if !self.execute_ancestry(&context, parent, ancestry).await? {
             return Ok(false);
         }
@@ -352,7 +389,7 @@ impl ChainApplication {
         .await?;
         match result {
             Ok(()) => {
-                self.mark_seen(candidate.inner().hash(), context.current());
+                self.mark_seen(candidate.inner().hash(), arrived);
                 Ok(true)
             }
             Err(err) if is_invalid(&err) => {
