@@ -11,6 +11,10 @@
 //! only then answers. While one batch is signed and committed the next one queues, so batches grow
 //! with load and latency stays about one commit.
 //!
+//! Between entering the pool and being promised, a transaction is *in flight*: the block builder
+//! takes none of its sender's pool transactions, or a block sealed in that gap could include it
+//! at a position other than the one promised a moment later.
+//!
 //! # Positions
 //!
 //! The open block starts at `head + 1`. Each promised transaction reserves its gas limit; when the
@@ -120,6 +124,11 @@ struct State {
     promised: BTreeMap<u64, Vec<Promise>>,
     /// Next nonce per sender after its preconfirmed transactions.
     next_nonce: HashMap<Address, u64>,
+    /// Transactions admitted to the pool for a preconfirmation that the issuer has not yet
+    /// promised or refused, with their senders. The builder leaves these senders' transactions
+    /// alone meanwhile: a block taking such a transaction from the pool before its position is
+    /// assigned would break the promise made a moment later.
+    in_flight: HashMap<B256, Address>,
     next_batch: u64,
 }
 
@@ -200,6 +209,7 @@ impl Preconfer {
             closed_through: head,
             promised: BTreeMap::new(),
             next_nonce: HashMap::default(),
+            in_flight: HashMap::default(),
             next_batch: store.next_batch_id()?,
         };
         let provider = engine.db().provider()?;
@@ -284,19 +294,28 @@ impl Preconfer {
     pub async fn send(&self, raw: Bytes) -> Result<SignedPreconfirmation> {
         let arrival_ms = now_ms();
         let pool = &self.inner.pool;
-        let provider = self.inner.engine.db().provider()?;
-        let added = pool
-            .add_raw(&raw, &provider)
-            .map_err(|e| PreconfError::Pool {
-                code: e.code(),
-                message: e.to_string(),
-            })?;
-        drop(provider);
-        let Some(tx) = pool.get(&added.hash) else {
-            return Err(PreconfError::Refused(
-                "the transaction left the pool before it could be preconfirmed".into(),
-            ));
+        let pool_error = |e: crate::txpool::PoolError| PreconfError::Pool {
+            code: e.code(),
+            message: e.to_string(),
         };
+        let tx = pool.recover_raw(&raw).map_err(pool_error)?;
+        let hash = *tx.tx_hash();
+        // Reserved before it enters the pool, so no block takes it ahead of its promise.
+        self.state().in_flight.insert(hash, tx.signer());
+        let added = self
+            .inner
+            .engine
+            .db()
+            .provider()
+            .map_err(PreconfError::from)
+            .and_then(|provider| {
+                pool.add_transaction(tx.clone(), &provider)
+                    .map_err(pool_error)
+            });
+        if let Err(error) = added {
+            self.state().in_flight.remove(&hash);
+            return Err(error);
+        }
         let (reply, answer) = oneshot::channel();
         let request = Request {
             tx,
@@ -305,7 +324,8 @@ impl Preconfer {
             reply,
         };
         if self.inner.queue.send(request).await.is_err() {
-            pool.remove(&[added.hash]);
+            self.state().in_flight.remove(&hash);
+            pool.remove(&[hash]);
             return Err(PreconfError::Stopped);
         }
         answer.await.map_err(|_| PreconfError::Stopped)?
@@ -350,6 +370,7 @@ impl Preconfer {
                 .promised
                 .range(number + 1..)
                 .flat_map(|(_, p)| p.iter().map(|p| p.tx.signer()))
+                .chain(state.in_flight.values().copied())
                 .collect();
             (promised, excluded, later_senders)
         };
@@ -384,6 +405,10 @@ impl Preconfer {
     /// Assigns, signs, persists and answers one batch (blocking: signing and fsync).
     fn issue(&self, requests: Vec<Request>) {
         let mut state = self.state();
+        // Promised or refused before the lock is released.
+        for request in &requests {
+            state.in_flight.remove(request.tx.tx_hash());
+        }
         let outcome = self.issue_locked(&mut state, requests);
         drop(state);
         let (answers, refused) = match outcome {

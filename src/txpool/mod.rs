@@ -206,12 +206,19 @@ impl TxPool {
         raw: &[u8],
         state: &impl AccountReader,
     ) -> Result<AddedTransaction, PoolError> {
+        self.add_transaction(self.recover_raw(raw)?, state)
+    }
+
+    /// Decodes `raw` (size and type checks) and recovers its sender, without adding it: the
+    /// first half of [`Self::add_raw`], for callers that must know the sender before the
+    /// transaction is in the pool.
+    pub fn recover_raw(&self, raw: &[u8]) -> Result<Recovered<TxEnvelope>, PoolError> {
         let tx = validate::decode(raw, &self.inner.config)?;
         // Cheaper than recovering the signature of a transaction we already hold.
         if self.contains(tx.tx_hash()) {
             return Err(PoolError::AlreadyKnown);
         }
-        self.add_transaction(validate::recover(tx)?, state)
+        validate::recover(tx)
     }
 
     /// Validates a transaction whose sender is already recovered, and inserts it.
