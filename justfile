@@ -17,9 +17,15 @@ lint:
 fmt:
     cargo fmt --all
 
-# Block execution benchmark.
+# Benchmarks: the load generator against a fresh --dev node (accepted and included tx/s,
+# inclusion latency, node RSS), then block execution, state root and commit.
 bench:
+    cargo bench --bench load
     cargo bench --bench block
+
+# Every benchmark, one at a time: just bench-one load|block|withdrawals|da|preconf
+bench-one NAME:
+    cargo bench --bench {{NAME}}
 
 # Run a single-node dev chain (one-validator network) with HTTP (8545) and WS (8546) JSON-RPC.
 run:

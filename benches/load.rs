@@ -7,7 +7,8 @@
 //! reports submission rate, included transactions per second, block time, and the latency from
 //! submission to inclusion in a block (soft confirmation), p50 and p99. By default the
 //! transactions go out as fast as the clients can send them (a burst); `HB_LOAD_RATE=<tx/s>`
-//! paces them instead (open loop), to measure latency below saturation.
+//! paces them instead (open loop), to measure latency below saturation. It ends with the node's
+//! resident memory (the node it started, or the process `HB_LOAD_PID`).
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::Encodable2718;
@@ -274,8 +275,29 @@ async fn main() {
         pct(&latencies, 0.5),
         pct(&latencies, 0.99)
     );
+    // Resident memory of the node under test: the one started here, or `HB_LOAD_PID`.
+    let pid = child
+        .as_ref()
+        .map(std::process::Child::id)
+        .or_else(|| std::env::var("HB_LOAD_PID").ok()?.parse().ok());
+    if let Some(rss) = pid.and_then(rss_kib) {
+        println!("node RSS                {} MiB", rss / 1024);
+    }
     if let Some(mut child) = child {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// `VmRSS` of a process in KiB (Linux `/proc`).
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }

@@ -1,8 +1,11 @@
 //! Foundry's `cast` (a real wallet-side client, installed from npm by `.ci/run`) against a
 //! `--dev` node: chain id, a value transfer that waits for its receipt, balances, a contract
-//! deployment, and revert reasons decoded from `eth_call`.
+//! deployment, revert reasons decoded from `eth_call`, and a contract's logs read back.
 
-use crate::node::NodeProcess;
+use crate::{
+    logs::{emitter_initcode, topic},
+    node::NodeProcess,
+};
 use std::{path::PathBuf, process::Command};
 
 /// Initcode of a contract whose every call reverts with `Error("nope")`.
@@ -96,5 +99,63 @@ fn cast_sends_deploys_and_reads_revert_reasons() {
         !ok && err.contains("nope"),
         "estimate must revert with the reason: {err}"
     );
+
+    // A contract that logs its calldata: deploy, call it, and read the log back with `cast logs`.
+    let initcode = emitter_initcode().to_string();
+    let (ok, out, err) = cast(
+        &binary,
+        &[
+            "send",
+            "--rpc-url",
+            rpc,
+            "--private-key",
+            KEY,
+            "--create",
+            &initcode,
+            "--json",
+        ],
+    );
+    assert!(ok, "deploy failed: {err}");
+    let receipt: serde_json::Value = serde_json::from_str(&out).expect("receipt json");
+    let emitter = receipt["contractAddress"]
+        .as_str()
+        .expect("address")
+        .to_string();
+    let (ok, out, err) = cast(
+        &binary,
+        &[
+            "send",
+            "--rpc-url",
+            rpc,
+            "--private-key",
+            KEY,
+            &emitter,
+            "0xc0ffee",
+            "--json",
+        ],
+    );
+    assert!(ok, "call failed: {err}");
+    let receipt: serde_json::Value = serde_json::from_str(&out).expect("receipt json");
+    let topic = topic().to_string();
+    let (ok, out, err) = cast(
+        &binary,
+        &[
+            "logs",
+            "--rpc-url",
+            rpc,
+            "--from-block",
+            "0",
+            "--address",
+            &emitter,
+            &topic,
+            "--json",
+        ],
+    );
+    assert!(ok, "cast logs failed: {err}");
+    let logs: Vec<serde_json::Value> = serde_json::from_str(&out).expect("logs json");
+    assert_eq!(logs.len(), 1, "{out}");
+    assert_eq!(logs[0]["data"], "0xc0ffee");
+    assert_eq!(logs[0]["transactionHash"], receipt["transactionHash"]);
+    assert_eq!(logs[0]["topics"][0], topic.as_str());
     node.terminate();
 }

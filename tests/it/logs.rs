@@ -31,13 +31,13 @@ const CHAIN_ID: u64 = 31_337_420;
 const NOTIFICATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The topic the test contract logs.
-fn topic() -> B256 {
+pub(crate) fn topic() -> B256 {
     keccak256("Emitted(bytes)")
 }
 
 /// Creation code of a contract whose runtime code logs its calldata under [`topic`] on every
 /// call: `CALLDATACOPY` to memory 0, then `LOG1(0, CALLDATASIZE, topic)`.
-fn emitter_initcode() -> Bytes {
+pub(crate) fn emitter_initcode() -> Bytes {
     let mut runtime = vec![0x36, 0x60, 0x00, 0x60, 0x00, 0x37, 0x7f];
     runtime.extend_from_slice(topic().as_slice());
     runtime.extend_from_slice(&[0x36, 0x60, 0x00, 0xa1, 0x00]);

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per area.
 
+mod alloy_provider;
 mod blockchain_tests;
 mod cast;
 mod chain_import;

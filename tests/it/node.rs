@@ -390,6 +390,98 @@ fn request_size_and_batch_limits_give_clear_errors() {
     assert!(again.contains("0x1de2bcc"), "{again}");
 }
 
+/// The JSON-RPC error (code, message) of a response body.
+fn rpc_error(body: &str) -> (i64, String) {
+    let value: serde_json::Value = serde_json::from_str(body).expect("JSON response");
+    let error = &value["error"];
+    (
+        error["code"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no error in {body}")),
+        error["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_requests_get_json_rpc_errors_and_connections_are_limited() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(
+        dir.path(),
+        &["--ws", "--ws.port", "0", "--rpc.max-connections", "2"],
+    );
+    let post = |body: &str| crate::common::post(&node.http, body).expect("response");
+
+    // Not JSON, and JSON that is not a request.
+    assert_eq!(
+        rpc_error(&post(r#"{"jsonrpc":"2.0","id":1,"method""#)).0,
+        -32700
+    );
+    assert_eq!(rpc_error(&post("[]")).0, -32600);
+    // An unknown method, and a known one with parameters of the wrong type or number.
+    let (code, message) = rpc_error(&post(
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_noSuchMethod","params":[]}"#,
+    ));
+    assert_eq!((code, message.as_str()), (-32601, "Method not found"));
+    let (code, message) = rpc_error(&post(
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":[42,"latest"]}"#,
+    ));
+    assert_eq!(code, -32602, "{message}");
+    assert!(message.contains("invalid type"), "{message}");
+    let (code, _) = rpc_error(&post(
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0xnothex",false]}"#,
+    ));
+    assert_eq!(code, -32602);
+    let (code, _) = rpc_error(&post(
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0xdeadbeef"]}"#,
+    ));
+    assert!(code == -32602 || code == -32000, "{code}");
+    // One bad entry of a batch does not spoil the others.
+    let batch: serde_json::Value = serde_json::from_str(&post(
+        r#"[{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]},{"jsonrpc":"2.0","id":2,"method":"nope","params":[]}]"#,
+    ))
+    .expect("batch response");
+    let answers = batch.as_array().expect("array");
+    assert_eq!(answers.len(), 2);
+    assert!(
+        answers
+            .iter()
+            .any(|a| a["id"] == 1 && a["result"] == "0x1de2bcc")
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|a| a["id"] == 2 && a["error"]["code"] == -32601)
+    );
+
+    // Connection limit: two WS sessions hold both places; a third is refused until one leaves.
+    let ws = node.ws.clone().expect("ws address");
+    let connect = || jsonrpsee::ws_client::WsClientBuilder::default().build(ws.clone());
+    let first = connect().await.expect("first connection");
+    let second = connect().await.expect("second connection");
+    let refused = connect()
+        .await
+        .expect_err("a third connection is over the limit");
+    assert!(refused.to_string().contains("429"), "{refused}");
+    drop(first);
+    let third = eventually("a place to free up", || async { connect().await.ok() }).await;
+    let chain: String = third
+        .request("eth_chainId", rpc_params![])
+        .await
+        .expect("chain id");
+    assert_eq!(chain, "0x1de2bcc");
+    let chain: String = second
+        .request("eth_chainId", rpc_params![])
+        .await
+        .expect("chain id");
+    assert_eq!(chain, "0x1de2bcc");
+    // And the node kept serving plain HTTP throughout.
+    assert!(
+        post(r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#)
+            .contains("0x1de2bcc")
+    );
+    node.terminate();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn dev_blocks_become_firm_through_the_embedded_da_and_stay_firm_after_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
