@@ -9,7 +9,7 @@ const DEFAULT_BLOCK_TIME_MS: u64 = 1_000;
 /// Default challenge window for withdrawals: seven days, as on OP Stack mainnets.
 const DEFAULT_CHALLENGE_WINDOW_SECS: u64 = 7 * 24 * 3600;
 /// Celestia version-0 namespace ids are at most 10 bytes.
-pub(super) const MAX_NAMESPACE_ID_LEN: usize = 10;
+pub const MAX_NAMESPACE_ID_LEN: usize = 10;
 
 /// Rollup settings shared by every node of a network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,7 +18,7 @@ mod hauptbuch;
 pub use error::ChainSpecError;
 pub use fork_id::ForkIdSchedule;
 pub use genesis::genesis_header;
-pub use hauptbuch::{HauptbuchConfig, Validator};
+pub use hauptbuch::{HauptbuchConfig, MAX_NAMESPACE_ID_LEN, Validator};
 
 use alloy_consensus::Header;
 use alloy_eips::{eip1559::BaseFeeParams, eip7840::BlobParams, eip7892::BlobScheduleBlobParams};
@@ -205,6 +205,21 @@ impl ChainSpec {
         let mut padded = vec![0u8; hauptbuch::MAX_NAMESPACE_ID_LEN.saturating_sub(id.len())];
         padded.extend_from_slice(id);
         padded.into()
+    }
+
+    /// `spec` with its DA namespace id replaced by `namespace` (`--da.namespace`), if given.
+    pub fn with_da_namespace(
+        spec: Arc<Self>,
+        namespace: Option<&alloy_primitives::Bytes>,
+    ) -> Arc<Self> {
+        match namespace {
+            Some(namespace) => {
+                let mut custom = (*spec).clone();
+                custom.hauptbuch.da_namespace = namespace.clone();
+                Arc::new(custom)
+            }
+            None => spec,
+        }
     }
 
     /// EIP-1559 parameters (Ethereum's: denominator 8, elasticity 2).

@@ -20,6 +20,9 @@ pub struct DeriveCommand {
     /// File holding a bearer token with `read` permission, if the endpoint needs one.
     #[arg(long = "da.auth-token-file", value_name = "FILE")]
     da_auth_token_file: Option<PathBuf>,
+    /// Namespace id to read (hex, up to 10 bytes) [default: the chainspec's].
+    #[arg(long = "da.namespace", value_name = "HEX", value_parser = crate::node::parse_namespace_id)]
+    da_namespace: Option<alloy_primitives::Bytes>,
     /// First DA height to read. Default: after the height stored by the last run, else 1.
     #[arg(long = "from-height", value_name = "N")]
     from_height: Option<u64>,
@@ -33,7 +36,10 @@ pub struct DeriveCommand {
 
 impl DeriveCommand {
     pub(super) fn run(self) -> eyre::Result<()> {
-        let spec = self.chain.load()?;
+        let spec = crate::chainspec::ChainSpec::with_da_namespace(
+            self.chain.load()?,
+            self.da_namespace.as_ref(),
+        );
         let datadir = self.datadir.resolve(&spec);
         let token = crate::node::read_auth_token(self.da_auth_token_file.as_deref())?;
         if let (Some(from), Some(to)) = (self.from_height, self.to_height)

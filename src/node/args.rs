@@ -109,6 +109,17 @@ pub struct DaArgs {
     /// File holding the celestia-node auth token (`celestia light auth write`).
     #[arg(long = "da.auth-token-file", value_name = "FILE")]
     pub auth_token_file: Option<std::path::PathBuf>,
+    /// Celestia namespace id the chain's blobs go to and are read from: hex, up to 10 bytes
+    /// (zero-padded on the left) [default: the chainspec's `hauptbuch.daNamespace`, else the
+    /// chain id]. Every node of a chain must use the same one.
+    #[arg(long = "da.namespace", value_name = "HEX", value_parser = parse_namespace_id)]
+    pub namespace: Option<alloy_primitives::Bytes>,
+    /// Largest blob posted, in bytes (at most Celestia's 1,945,600-byte limit); a batch closes
+    /// before it would pass this. Every block must fit in one blob.
+    #[arg(long = "da.max-blob-bytes", value_name = "BYTES",
+          default_value_t = hauptbuch_exex::celestia::MAX_BLOB_BYTES,
+          value_parser = parse_max_blob_bytes)]
+    pub max_blob_bytes: usize,
     /// Gas price for blob submissions (utia); default: the node's estimate.
     #[arg(long = "da.gas-price")]
     pub gas_price: Option<f64>,
@@ -197,6 +208,36 @@ impl PoolArgs {
 }
 
 /// Parses a positive number of blocks.
+/// Parses `--da.namespace`: hex (with or without `0x`), 1 to 10 bytes.
+pub fn parse_namespace_id(text: &str) -> Result<alloy_primitives::Bytes, String> {
+    let bytes = alloy_primitives::hex::decode(text.trim())
+        .map_err(|e| format!("`{text}` is not hex: {e}"))?;
+    match bytes.len() {
+        0 => Err("the namespace id is empty".into()),
+        1..=crate::chainspec::MAX_NAMESPACE_ID_LEN => Ok(bytes.into()),
+        n => Err(format!(
+            "`{text}` is {n} bytes; a namespace id is at most {} bytes",
+            crate::chainspec::MAX_NAMESPACE_ID_LEN
+        )),
+    }
+}
+
+/// Parses `--da.max-blob-bytes` within what a blob can be.
+fn parse_max_blob_bytes(text: &str) -> Result<usize, String> {
+    use hauptbuch_exex::celestia::{MAX_BLOB_BYTES, MIN_BLOB_BYTES};
+    let bytes: usize = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of bytes"))?;
+    if (MIN_BLOB_BYTES..=MAX_BLOB_BYTES).contains(&bytes) {
+        Ok(bytes)
+    } else {
+        Err(format!(
+            "{bytes} bytes is outside {MIN_BLOB_BYTES}..={MAX_BLOB_BYTES} (Celestia's blob size limit)"
+        ))
+    }
+}
+
 pub(super) fn parse_block_count(text: &str) -> Result<u64, String> {
     match text.trim().parse::<u64>() {
         Ok(0) => Err("must be at least 1 block".into()),

@@ -86,6 +86,7 @@ pub(super) async fn start(
     let mut config = DaExExConfig::new(url, namespace, spec.chain_id, datadir.join("da"));
     config.auth_token = auth_token;
     config.gas_price = args.gas_price;
+    config.max_blob_bytes = args.max_blob_bytes;
     let default_interval = if runtime.server.is_some() {
         EMBEDDED_BATCH_INTERVAL
     } else {

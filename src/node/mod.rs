@@ -26,7 +26,7 @@ mod pool;
 
 pub use args::{
     Bootnode, ConsensusArgs, DEFAULT_MAX_UNPOSTED_BLOCKS, DaArgs, DevArgs, NodeCommand, PoolArgs,
-    PreconfArgs, parse_bootnode, parse_duration, read_auth_token,
+    PreconfArgs, parse_bootnode, parse_duration, parse_namespace_id, read_auth_token,
 };
 pub(crate) use metrics::record_block;
 
@@ -57,7 +57,10 @@ impl NodeCommand {
     /// Runs the node until a shutdown signal.
     pub fn run(self) -> eyre::Result<()> {
         use commonware_runtime::Runner as _;
-        let spec = self.chain.load()?;
+        let spec = crate::chainspec::ChainSpec::with_da_namespace(
+            self.chain.load()?,
+            self.da.namespace.as_ref(),
+        );
         let datadir = self.datadir.resolve(&spec);
         std::fs::create_dir_all(&datadir)
             .wrap_err_with(|| format!("cannot create datadir {}", datadir.display()))?;

@@ -384,3 +384,136 @@ async fn sigkill_leaves_no_gap_on_da_and_the_chain_still_derives() {
     assert!(!derived.stderr.contains("gap"), "{}", derived.stderr);
     node.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn da_namespace_and_blob_cap_flags_are_honoured_by_posting_and_derivation() {
+    // Bad values are refused at startup, naming them.
+    for (flag, value, expected) in [
+        ("--da.namespace", "zz", "`zz` is not hex"),
+        (
+            "--da.namespace",
+            "0x0102030405060708090a0b",
+            "at most 10 bytes",
+        ),
+        ("--da.max-blob-bytes", "10", "outside"),
+        (
+            "--da.max-blob-bytes",
+            "lots",
+            "`lots` is not a number of bytes",
+        ),
+    ] {
+        let output = Command::new(binary())
+            .args(["node", "--dev", flag, value])
+            .output()
+            .expect("run node");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{flag} {value} accepted");
+        assert!(stderr.contains(expected), "{flag} {value}: {stderr}");
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cap = 4_096;
+    let node = NodeProcess::start(
+        &dir.path().join("node"),
+        &[
+            "--dev",
+            "--dev.block-time",
+            "200ms",
+            "--da.block-time",
+            "200ms",
+            "--da.batch-interval",
+            "200ms",
+            "--da.namespace",
+            "0x0a0b0c",
+            "--da.max-blob-bytes",
+            "4096",
+        ],
+    );
+    let client = node.client();
+    let da_url = node.da.clone().expect("the dev node runs a DA server");
+    let token_file = dir.path().join("node/da-server/auth/admin.token");
+    let token = std::fs::read_to_string(&token_file).expect("admin token");
+    let da = Client::new(
+        &da_url,
+        Some(token.trim()),
+        Some(DA_TIMEOUT),
+        Some(DA_TIMEOUT),
+    )
+    .await
+    .expect("DA client");
+    let to = Address::repeat_byte(0x78);
+    let mut last_hash = B256::ZERO;
+    for nonce in 0..20 {
+        last_hash = client
+            .request(
+                "eth_sendRawTransaction",
+                rpc_params![raw_transfer(0, nonce, to, 1 + nonce)],
+            )
+            .await
+            .expect("send transfer");
+    }
+    let receipt: TransactionReceipt = eventually("the last transfer's receipt", || async {
+        client
+            .request::<Option<TransactionReceipt>, _>(
+                "eth_getTransactionReceipt",
+                rpc_params![last_hash],
+            )
+            .await
+            .expect("receipt call")
+    })
+    .await;
+    let mined = receipt.block_number.expect("mined");
+    eventually("the transfers to be firm", || async {
+        (finalized(&client).await >= mined).then_some(())
+    })
+    .await;
+
+    // Every blob is in the configured namespace and within the cap; none in the chain's own.
+    let custom = celestia_types::nmt::Namespace::new_v0(&[0, 0, 0, 0, 0, 0, 0, 0x0a, 0x0b, 0x0c])
+        .expect("namespace");
+    let spec = ChainSpec::from_arg("devnet").expect("devnet");
+    let default = hauptbuch_reth::derive::namespace(&spec).expect("namespace");
+    let head = da_head(&da).await;
+    let mut posted = 0;
+    for height in 1..=head {
+        for blob in da
+            .blob_get_all(height, &[custom])
+            .await
+            .expect("blob.GetAll")
+            .unwrap_or_default()
+        {
+            assert!(blob.data.len() <= cap, "blob of {} bytes", blob.data.len());
+            posted += 1;
+        }
+        let elsewhere = da
+            .blob_get_all(height, &[default])
+            .await
+            .expect("blob.GetAll")
+            .unwrap_or_default();
+        assert!(elsewhere.is_empty(), "blob in the chainspec's namespace");
+    }
+    assert!(posted >= 1, "no blob in the configured namespace");
+
+    // Derivation reads the same namespace when told to, and reaches the node's blocks.
+    let to_height = head.to_string();
+    let (status, stdout, stderr) = run_derive(
+        &dir.path().join("derived"),
+        &da_url,
+        &token_file,
+        &["--da.namespace", "0a0b0c", "--to-height", &to_height],
+        dir.path(),
+    );
+    assert!(status.success(), "derive failed with {status}:\n{stderr}");
+    let last = stdout.lines().last().expect("derive prints its head");
+    let (number, hash) = last.split_once(' ').expect("`<number> <hash>`");
+    let number: u64 = number.parse().expect("head number");
+    assert!(
+        number >= mined,
+        "derived head {number} is below block {mined}"
+    );
+    assert_eq!(
+        hash.parse::<B256>().expect("hash"),
+        block_hash(&client, number).await
+    );
+    node.terminate();
+}

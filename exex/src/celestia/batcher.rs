@@ -26,7 +26,7 @@ const ESTIMATOR_LEVEL: i32 = 3;
 /// the zstd frame header and last block (≤ 21).
 const ESTIMATE_SLACK: usize = 32;
 /// Smallest cap that can hold a blob at all.
-const MIN_CAP: usize = HEADER_LEN + ESTIMATE_SLACK;
+pub const MIN_BLOB_BYTES: usize = HEADER_LEN + ESTIMATE_SLACK;
 
 /// Why a block could not be batched.
 #[derive(Debug, thiserror::Error)]
@@ -49,8 +49,8 @@ pub enum BatchError {
         /// The cap.
         cap: usize,
     },
-    /// The cap is outside `MIN_CAP..=MAX_BLOB_BYTES`.
-    #[error("blob cap {0} bytes is outside {MIN_CAP}..={MAX_BLOB_BYTES}")]
+    /// The cap is outside `MIN_BLOB_BYTES..=MAX_BLOB_BYTES`.
+    #[error("blob cap {0} bytes is outside {MIN_BLOB_BYTES}..={MAX_BLOB_BYTES}")]
     InvalidCap(usize),
     /// Encoding failed.
     #[error(transparent)]
@@ -83,7 +83,7 @@ impl std::fmt::Debug for Batcher {
 impl Batcher {
     /// Creates a batcher for `chain_id` whose blobs are at most `cap` bytes.
     pub fn new(chain_id: u64, cap: usize) -> Result<Self, BatchError> {
-        if !(MIN_CAP..=MAX_BLOB_BYTES).contains(&cap) {
+        if !(MIN_BLOB_BYTES..=MAX_BLOB_BYTES).contains(&cap) {
             return Err(BatchError::InvalidCap(cap));
         }
         Ok(Self {

@@ -15,7 +15,7 @@ pub mod finality;
 pub mod submission_log;
 pub mod submitter;
 
-pub use batcher::{BatchError, Batcher};
+pub use batcher::{BatchError, Batcher, MIN_BLOB_BYTES};
 pub use blob_codec::{
     BatchBlock, BlobCodecError, BlobHeader, CODEC_ZSTD, DecodedBatch, EncodedBatch, FORMAT_VERSION,
     HEADER_LEN, MAX_BLOB_BYTES, MAX_DECOMPRESSED_BYTES, decode_blob, encode_blob,
