@@ -2,7 +2,9 @@
 //!
 //! Run with `cargo bench --bench load` (or `just bench`). It starts the release node binary on
 //! ephemeral ports (or, with `HB_LOAD_RPC=<http urls, comma-separated>` and `HB_LOAD_WS=<ws url>`,
-//! targets a running network such as `just devnet`, spreading submissions over the URLs), pre-signs `HB_LOAD_TXS` transfers (default 20,000), submits them over HTTP in
+//! targets a running network such as `just devnet`, each sender's transactions to one of the
+//! URLs; start it once the network is warm, ~25 s after `just devnet`), pre-signs `HB_LOAD_TXS`
+//! transfers (default 20,000), submits them over HTTP in
 //! JSON-RPC batches from several concurrent clients, follows `newHeads` over WebSocket, and
 //! reports submission rate, included transactions per second, block time, and the latency from
 //! submission to inclusion in a block (soft confirmation), p50 and p99. By default the
@@ -165,18 +167,33 @@ async fn main() {
 
     let submitted: Arc<Mutex<HashMap<B256, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
     let started = Instant::now();
-    let chunks: Vec<Vec<(B256, Bytes)>> = raw.chunks(BATCH).map(<[_]>::to_vec).collect();
-    let queue = Arc::new(Mutex::new(chunks.into_iter().enumerate()));
-    // Open loop at `HB_LOAD_RATE` tx/s (batch `i` is sent at `i * BATCH / rate`); 0 = a burst.
-    let rate: f64 = env_or("HB_LOAD_RATE", 0.0);
+    // Each sender talks to one endpoint (as a wallet does): sender `k` to endpoint `k % n`, so a
+    // node never holds a sender's later nonces without the earlier ones. One queue of batches
+    // per endpoint.
+    let endpoints = rpcs.len();
+    let queues: Vec<_> = (0..endpoints)
+        .map(|endpoint| {
+            let mine: Vec<(B256, Bytes)> = raw
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| k % senders.len() % endpoints == endpoint)
+                .map(|(_, tx)| tx.clone())
+                .collect();
+            let chunks: Vec<Vec<(B256, Bytes)>> = mine.chunks(BATCH).map(<[_]>::to_vec).collect();
+            Arc::new(Mutex::new(chunks.into_iter().enumerate()))
+        })
+        .collect();
+    // Open loop at `HB_LOAD_RATE` tx/s in all (each endpoint's batch `i` is sent at
+    // `i * BATCH / (rate / endpoints)`); 0 = a burst.
+    let rate: f64 = env_or::<f64>("HB_LOAD_RATE", 0.0) / endpoints as f64;
     let mut clients = Vec::new();
     let submit_clients: Vec<_> = rpcs
         .iter()
         .map(|url| Arc::new(HttpClientBuilder::default().build(url).expect("http")))
         .collect();
-    for i in 0..CLIENTS.max(rpcs.len()) {
-        let client = submit_clients[i % submit_clients.len()].clone();
-        let (queue, submitted) = (queue.clone(), submitted.clone());
+    for i in 0..CLIENTS.max(endpoints) {
+        let client = submit_clients[i % endpoints].clone();
+        let (queue, submitted) = (queues[i % endpoints].clone(), submitted.clone());
         clients.push(tokio::spawn(async move {
             loop {
                 let Some((index, chunk)) = queue.lock().expect("lock").next() else {
