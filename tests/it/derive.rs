@@ -517,3 +517,25 @@ async fn da_namespace_and_blob_cap_flags_are_honoured_by_posting_and_derivation(
     );
     node.terminate();
 }
+
+#[test]
+fn an_unreachable_da_node_is_a_clear_error_after_retries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "not-a-real-token").expect("token");
+    // Nothing listens on port 1.
+    let (status, _, stderr) = run_derive(
+        &dir.path().join("derived"),
+        "http://127.0.0.1:1",
+        &token,
+        &[],
+        dir.path(),
+    );
+    assert!(!status.success(), "derive succeeded without a DA node");
+    assert!(
+        stderr.contains("derivation from http://127.0.0.1:1 failed")
+            && stderr.contains("header.NetworkHead")
+            && stderr.contains("attempts"),
+        "{stderr}"
+    );
+}
