@@ -136,24 +136,34 @@ async fn submit(da: &Client, blob: Blob) -> u64 {
         .expect("blob submitted")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_fresh_datadir_derives_the_sequencer_chain_from_da_skipping_foreign_blobs() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let node = NodeProcess::start(
-        &dir.path().join("node"),
-        &[
-            "--dev",
-            "--dev.block-time",
-            "200ms",
-            "--da.block-time",
-            "200ms",
-            "--da.batch-interval",
-            "200ms",
-        ],
-    );
+/// A `--dev` node (200 ms blocks, DA blocks and batches; `extra` flags appended) whose embedded
+/// DA server the test reaches with the admin token, after `transfers` transfers to `to` are
+/// mined and firm.
+struct FirmDevNode {
+    node: NodeProcess,
+    client: HttpClient,
+    da: Client,
+    da_url: String,
+    token_file: std::path::PathBuf,
+    /// Block of the last transfer.
+    mined: u64,
+}
+
+async fn firm_dev_node(dir: &Path, extra: &[&str], transfers: u64, to: Address) -> FirmDevNode {
+    let mut args = vec![
+        "--dev",
+        "--dev.block-time",
+        "200ms",
+        "--da.block-time",
+        "200ms",
+        "--da.batch-interval",
+        "200ms",
+    ];
+    args.extend_from_slice(extra);
+    let node = NodeProcess::start(&dir.join("node"), &args);
     let client = node.client();
     let da_url = node.da.clone().expect("the dev node runs a DA server");
-    let token_file = dir.path().join("node/da-server/auth/admin.token");
+    let token_file = dir.join("node/da-server/auth/admin.token");
     let token = std::fs::read_to_string(&token_file).expect("admin token");
     let da = Client::new(
         &da_url,
@@ -163,11 +173,8 @@ async fn a_fresh_datadir_derives_the_sequencer_chain_from_da_skipping_foreign_bl
     )
     .await
     .expect("DA client");
-
-    // A few transfers, all mined, then firm.
-    let to = Address::repeat_byte(0x77);
     let mut last_hash = B256::ZERO;
-    for nonce in 0..3 {
+    for nonce in 0..transfers {
         last_hash = client
             .request(
                 "eth_sendRawTransaction",
@@ -191,6 +198,29 @@ async fn a_fresh_datadir_derives_the_sequencer_chain_from_da_skipping_foreign_bl
         (finalized(&client).await >= mined).then_some(())
     })
     .await;
+    FirmDevNode {
+        node,
+        client,
+        da,
+        da_url,
+        token_file,
+        mined,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_datadir_derives_the_sequencer_chain_from_da_skipping_foreign_blobs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A few transfers, all mined, then firm.
+    let to = Address::repeat_byte(0x77);
+    let FirmDevNode {
+        node,
+        client,
+        da,
+        da_url,
+        token_file,
+        mined,
+    } = firm_dev_node(dir.path(), &[], 3, to).await;
 
     // Blobs in the namespace that are not part of the chain: garbage, another chain id, and a
     // re-posted batch of this chain (a duplicate).
@@ -413,59 +443,19 @@ async fn da_namespace_and_blob_cap_flags_are_honoured_by_posting_and_derivation(
 
     let dir = tempfile::tempdir().expect("tempdir");
     let cap = 4_096;
-    let node = NodeProcess::start(
-        &dir.path().join("node"),
-        &[
-            "--dev",
-            "--dev.block-time",
-            "200ms",
-            "--da.block-time",
-            "200ms",
-            "--da.batch-interval",
-            "200ms",
-            "--da.namespace",
-            "0x0a0b0c",
-            "--da.max-blob-bytes",
-            "4096",
-        ],
-    );
-    let client = node.client();
-    let da_url = node.da.clone().expect("the dev node runs a DA server");
-    let token_file = dir.path().join("node/da-server/auth/admin.token");
-    let token = std::fs::read_to_string(&token_file).expect("admin token");
-    let da = Client::new(
-        &da_url,
-        Some(token.trim()),
-        Some(DA_TIMEOUT),
-        Some(DA_TIMEOUT),
+    let FirmDevNode {
+        node,
+        client,
+        da,
+        da_url,
+        token_file,
+        mined,
+    } = firm_dev_node(
+        dir.path(),
+        &["--da.namespace", "0x0a0b0c", "--da.max-blob-bytes", "4096"],
+        20,
+        Address::repeat_byte(0x78),
     )
-    .await
-    .expect("DA client");
-    let to = Address::repeat_byte(0x78);
-    let mut last_hash = B256::ZERO;
-    for nonce in 0..20 {
-        last_hash = client
-            .request(
-                "eth_sendRawTransaction",
-                rpc_params![raw_transfer(0, nonce, to, 1 + nonce)],
-            )
-            .await
-            .expect("send transfer");
-    }
-    let receipt: TransactionReceipt = eventually("the last transfer's receipt", || async {
-        client
-            .request::<Option<TransactionReceipt>, _>(
-                "eth_getTransactionReceipt",
-                rpc_params![last_hash],
-            )
-            .await
-            .expect("receipt call")
-    })
-    .await;
-    let mined = receipt.block_number.expect("mined");
-    eventually("the transfers to be firm", || async {
-        (finalized(&client).await >= mined).then_some(())
-    })
     .await;
 
     // Every blob is in the configured namespace and within the cap; none in the chain's own.
