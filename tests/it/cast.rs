@@ -28,6 +28,24 @@ fn cast(binary: &PathBuf, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `cast send --rpc-url <rpc> --private-key KEY <args> --json`, which must succeed: the receipt.
+fn cast_send(binary: &PathBuf, rpc: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["send", "--rpc-url", rpc, "--private-key", KEY];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let (ok, out, err) = cast(binary, &all);
+    assert!(ok, "cast send {args:?} failed: {err}");
+    serde_json::from_str(&out).expect("receipt json")
+}
+
+/// The address a `cast send --create` receipt names.
+fn created(receipt: &serde_json::Value) -> String {
+    receipt["contractAddress"]
+        .as_str()
+        .expect("contract address")
+        .to_string()
+}
+
 #[test]
 fn cast_sends_deploys_and_reads_revert_reasons() {
     let Some(binary) = cast_binary() else {
@@ -48,46 +66,13 @@ fn cast_sends_deploys_and_reads_revert_reasons() {
     assert_eq!(out, "31337420");
 
     let to = "0x000000000000000000000000000000000000bEEF";
-    let (ok, out, err) = cast(
-        &binary,
-        &[
-            "send",
-            "--rpc-url",
-            rpc,
-            "--private-key",
-            KEY,
-            to,
-            "--value",
-            "1ether",
-            "--json",
-        ],
-    );
-    assert!(ok, "cast send failed: {err}");
-    let receipt: serde_json::Value = serde_json::from_str(&out).expect("receipt json");
+    let receipt = cast_send(&binary, rpc, &[to, "--value", "1ether"]);
     assert_eq!(receipt["status"], "0x1", "{receipt}");
     let (ok, out, err) = cast(&binary, &["balance", "--rpc-url", rpc, to]);
     assert!(ok, "{err}");
     assert_eq!(out, "1000000000000000000");
 
-    let (ok, out, err) = cast(
-        &binary,
-        &[
-            "send",
-            "--rpc-url",
-            rpc,
-            "--private-key",
-            KEY,
-            "--create",
-            REVERTER_INITCODE,
-            "--json",
-        ],
-    );
-    assert!(ok, "deploy failed: {err}");
-    let receipt: serde_json::Value = serde_json::from_str(&out).expect("receipt json");
-    let contract = receipt["contractAddress"]
-        .as_str()
-        .expect("contract address")
-        .to_string();
+    let contract = created(&cast_send(&binary, rpc, &["--create", REVERTER_INITCODE]));
     let (ok, code, err) = cast(&binary, &["code", "--rpc-url", rpc, &contract]);
     assert!(ok && code.len() > 2, "{err}");
 
@@ -102,40 +87,8 @@ fn cast_sends_deploys_and_reads_revert_reasons() {
 
     // A contract that logs its calldata: deploy, call it, and read the log back with `cast logs`.
     let initcode = emitter_initcode().to_string();
-    let (ok, out, err) = cast(
-        &binary,
-        &[
-            "send",
-            "--rpc-url",
-            rpc,
-            "--private-key",
-            KEY,
-            "--create",
-            &initcode,
-            "--json",
-        ],
-    );
-    assert!(ok, "deploy failed: {err}");
-    let receipt: serde_json::Value = serde_json::from_str(&out).expect("receipt json");
-    let emitter = receipt["contractAddress"]
-        .as_str()
-        .expect("address")
-        .to_string();
-    let (ok, out, err) = cast(
-        &binary,
-        &[
-            "send",
-            "--rpc-url",
-            rpc,
-            "--private-key",
-            KEY,
-            &emitter,
-            "0xc0ffee",
-            "--json",
-        ],
-    );
-    assert!(ok, "call failed: {err}");
-    let receipt: serde_json::Value = serde_json::from_str(&out).expect("receipt json");
+    let emitter = created(&cast_send(&binary, rpc, &["--create", &initcode]));
+    let receipt = cast_send(&binary, rpc, &[&emitter, "0xc0ffee"]);
     let topic = topic().to_string();
     let (ok, out, err) = cast(
         &binary,
