@@ -511,3 +511,124 @@ async fn json_shapes_match_celestia_node() {
     assert_eq!(hash, hash.to_uppercase(), "hashes are upper-case hex");
     server.stop().await.expect("stop");
 }
+
+/// The `result.schema.examples[0]` of every method in celestia-node's OpenRPC document.
+fn openrpc_examples() -> std::collections::HashMap<String, serde_json::Value> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/celestia-node-openrpc-v0.28.4.json"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read OpenRPC document"))
+            .expect("OpenRPC JSON");
+    doc["methods"]
+        .as_array()
+        .expect("methods")
+        .iter()
+        .filter_map(|m| {
+            let example = m["result"]["schema"]["examples"].get(0)?.clone();
+            Some((m["name"].as_str()?.to_string(), example))
+        })
+        .collect()
+}
+
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+/// Where `ours` differs in shape from `example`: every key of an example object is in ours
+/// with the same JSON type (recursively; arrays by their first elements).
+fn shape_mismatches(
+    path: &str,
+    example: &serde_json::Value,
+    ours: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    if json_type(example) != json_type(ours) {
+        out.push(format!(
+            "{path}: {} in the spec, {} here",
+            json_type(example),
+            json_type(ours)
+        ));
+        return;
+    }
+    match (example, ours) {
+        (serde_json::Value::Object(example), serde_json::Value::Object(ours)) => {
+            for (key, value) in example {
+                match ours.get(key) {
+                    Some(mine) => shape_mismatches(&format!("{path}.{key}"), value, mine, out),
+                    None => out.push(format!("{path}.{key}: missing")),
+                }
+            }
+        }
+        (serde_json::Value::Array(example), serde_json::Value::Array(ours)) => {
+            if let (Some(example), Some(mine)) = (example.first(), ours.first()) {
+                shape_mismatches(&format!("{path}[0]"), example, mine, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_have_the_shapes_of_the_celestia_node_openrpc_examples() {
+    let examples = openrpc_examples();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_in(dir.path(), false).await;
+    let client = http_client(&server, None).await;
+    let submitted = blob(ns(5), b"openrpc shapes");
+    let commitment = submitted.commitment;
+    let height = within(
+        "submit",
+        client.blob_submit(&[submitted], TxConfig::default()),
+    )
+    .await
+    .expect("submit");
+    let proof: serde_json::Value = client
+        .request(
+            "blob.GetProof",
+            rpc_params![height, ns(5), commitment.clone()],
+        )
+        .await
+        .expect("GetProof");
+    let calls: Vec<(&str, jsonrpsee::core::params::ArrayParams)> = vec![
+        ("blob.Get", rpc_params![height, ns(5), commitment.clone()]),
+        ("blob.GetAll", rpc_params![height, [ns(5)]]),
+        (
+            "blob.GetProof",
+            rpc_params![height, ns(5), commitment.clone()],
+        ),
+        (
+            "blob.Included",
+            rpc_params![height, ns(5), proof, commitment],
+        ),
+        ("header.NetworkHead", rpc_params![]),
+        ("header.LocalHead", rpc_params![]),
+        ("header.GetByHeight", rpc_params![height]),
+        ("header.WaitForHeight", rpc_params![height]),
+    ];
+    let mut mismatches = Vec::new();
+    for (method, params) in calls {
+        let example = examples
+            .get(method)
+            .unwrap_or_else(|| panic!("{method} has no example in the spec"));
+        let ours: serde_json::Value = client
+            .request(method, params)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"));
+        shape_mismatches(method, example, &ours, &mut mismatches);
+    }
+    assert!(
+        mismatches.is_empty(),
+        "answers differ from celestia-node's OpenRPC examples:\n{}",
+        mismatches.join("\n")
+    );
+    server.stop().await.expect("stop");
+}
