@@ -11,7 +11,7 @@ test:
 # Formatting check and clippy with warnings as errors (what CI checks).
 lint:
     cargo fmt --all -- --check
-    cargo clippy --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets -- -D warnings
 
 # Format the code.
 fmt:

@@ -592,19 +592,13 @@ async fn answers_have_the_shapes_of_the_celestia_node_openrpc_examples() {
     .await
     .expect("submit");
     let proof: serde_json::Value = client
-        .request(
-            "blob.GetProof",
-            rpc_params![height, ns(5), commitment.clone()],
-        )
+        .request("blob.GetProof", rpc_params![height, ns(5), commitment])
         .await
         .expect("GetProof");
     let calls: Vec<(&str, jsonrpsee::core::params::ArrayParams)> = vec![
-        ("blob.Get", rpc_params![height, ns(5), commitment.clone()]),
+        ("blob.Get", rpc_params![height, ns(5), commitment]),
         ("blob.GetAll", rpc_params![height, [ns(5)]]),
-        (
-            "blob.GetProof",
-            rpc_params![height, ns(5), commitment.clone()],
-        ),
+        ("blob.GetProof", rpc_params![height, ns(5), commitment]),
         (
             "blob.Included",
             rpc_params![height, ns(5), proof, commitment],
