@@ -4,7 +4,7 @@
 
 use crate::{
     common::binary,
-    node::{NodeProcess, eventually, raw_transfer},
+    node::{FAST_DA_DEV_ARGS, NodeProcess, eventually, raw_transfer},
 };
 use alloy_primitives::{Address, B256, U64, U256};
 use alloy_rpc_types_eth::{Block, TransactionReceipt};
@@ -150,15 +150,7 @@ struct FirmDevNode {
 }
 
 async fn firm_dev_node(dir: &Path, extra: &[&str], transfers: u64, to: Address) -> FirmDevNode {
-    let mut args = vec![
-        "--dev",
-        "--dev.block-time",
-        "200ms",
-        "--da.block-time",
-        "200ms",
-        "--da.batch-interval",
-        "200ms",
-    ];
+    let mut args = FAST_DA_DEV_ARGS.to_vec();
     args.extend_from_slice(extra);
     let node = NodeProcess::start(&dir.join("node"), &args);
     let client = node.client();
@@ -346,15 +338,7 @@ async fn a_fresh_datadir_derives_the_sequencer_chain_from_da_skipping_foreign_bl
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_leaves_no_gap_on_da_and_the_chain_still_derives() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let args = [
-        "--dev",
-        "--dev.block-time",
-        "200ms",
-        "--da.block-time",
-        "200ms",
-        "--da.batch-interval",
-        "200ms",
-    ];
+    let args = FAST_DA_DEV_ARGS;
     let node = NodeProcess::start(&dir.path().join("node"), &args);
     let client = node.client();
     for nonce in 0..3 {

@@ -21,6 +21,18 @@ use std::{
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A node process, killed on drop.
+/// `--dev` with 200 ms blocks, 200 ms embedded DA blocks and 200 ms batches: blocks become firm
+/// quickly.
+pub(crate) const FAST_DA_DEV_ARGS: [&str; 7] = [
+    "--dev",
+    "--dev.block-time",
+    "200ms",
+    "--da.block-time",
+    "200ms",
+    "--da.batch-interval",
+    "200ms",
+];
+
 pub(crate) struct NodeProcess {
     child: Child,
     pub(crate) http: String,
@@ -485,15 +497,7 @@ async fn malformed_requests_get_json_rpc_errors_and_connections_are_limited() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dev_blocks_become_firm_through_the_embedded_da_and_stay_firm_after_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let args = [
-        "--dev",
-        "--dev.block-time",
-        "200ms",
-        "--da.block-time",
-        "200ms",
-        "--da.batch-interval",
-        "200ms",
-    ];
+    let args = FAST_DA_DEV_ARGS;
     let node = NodeProcess::start(dir.path(), &args);
     let client = node.client();
     let block = |tag: &'static str| {

@@ -340,16 +340,6 @@ fn b256_of(value: &Value) -> B256 {
 /// Bound for the whole initiated → finalizable walk (firmness plus a 20 s window at 5 blocks/s).
 const STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-const DEV_ARGS: [&str; 7] = [
-    "--dev",
-    "--dev.block-time",
-    "200ms",
-    "--da.block-time",
-    "200ms",
-    "--da.batch-interval",
-    "200ms",
-];
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_withdrawal_sent_with_cast_becomes_provable_then_finalizable() {
     let Some(cast) = npm_tool("@foundry-rs/cast-linux-amd64/bin/cast", "cast (npm)") else {
@@ -358,7 +348,7 @@ async fn a_withdrawal_sent_with_cast_becomes_provable_then_finalizable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let chain = chainspec_with_window(dir.path(), 20);
     let chain = chain.to_str().expect("utf-8 path");
-    let mut args = DEV_ARGS.to_vec();
+    let mut args = crate::node::FAST_DA_DEV_ARGS.to_vec();
     args.extend(["--chain", chain]);
     let node = NodeProcess::start(&dir.path().join("data"), &args);
     let client = node.client();
