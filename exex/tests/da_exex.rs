@@ -432,6 +432,129 @@ async fn da_outage(url: fn(&DaServerHandle) -> String) {
     server.stop().await.expect("stop DA");
 }
 
+/// How many blobs hold each block, by block number.
+async fn copies_on_da(server: &DaServerHandle) -> BTreeMap<u64, usize> {
+    let token = admin_token(server);
+    let client = Client::new(&server.http_url(), Some(&token), None, Some(WAIT))
+        .await
+        .expect("client");
+    let mut copies = BTreeMap::new();
+    for height in 1..=server.head_height() {
+        let blobs = within("blob.GetAll", client.blob_get_all(height, &[namespace()]))
+            .await
+            .expect("GetAll");
+        for blob in blobs.unwrap_or_default() {
+            let header = decode_blob(&blob.data).expect("decodes").header;
+            for number in header.first_block..=header.last_block {
+                *copies.entry(number).or_default() += 1;
+            }
+        }
+    }
+    copies
+}
+
+fn standby(mut config: DaExExConfig, failover_delay: Duration) -> DaExExConfig {
+    config.poster.rank = 1;
+    config.poster.failover_delay = failover_delay;
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_posts_nothing_while_the_primary_posts_and_finds_the_same_blocks_firm() {
+    let da_dir = tempfile::tempdir().expect("tempdir");
+    let (primary_dir, standby_dir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let server = start_da(da_dir.path(), "127.0.0.1:0".parse().expect("addr")).await;
+    let token = admin_token(&server);
+    let mut primary = RunningExEx::start(
+        config(server.http_url(), Some(token.clone()), primary_dir.path()),
+        None,
+    );
+    // The failover delay is far longer than the test: the standby never posts.
+    let mut standby_exex = RunningExEx::start(
+        standby(
+            config(server.http_url(), Some(token), standby_dir.path()),
+            WAIT * 10,
+        ),
+        None,
+    );
+    for (from, to) in [(1, 10), (11, 30)] {
+        standby_exex.feed(from, to).await;
+        primary.feed(from, to).await;
+    }
+    primary.wait_firm(30).await;
+    standby_exex.wait_firm(30).await;
+    assert_eq!(standby_exex.finished, Some(30));
+
+    let copies = copies_on_da(&server).await;
+    assert_eq!(
+        copies,
+        (1..=30).map(|n| (n, 1)).collect::<BTreeMap<_, _>>(),
+        "every block posted once"
+    );
+    // The standby's log points at the primary's blobs, block by block.
+    let standby_log = DaLog::open(standby_dir.path()).expect("log");
+    assert_da_holds(&server, &standby_log, 30).await;
+    let status = standby_log.status().expect("status");
+    assert_eq!(status.last_firm_block, Some(30));
+    assert_eq!(status.unsubmitted_batches, 0);
+
+    primary.stop().await;
+    standby_exex.stop().await;
+    server.stop().await.expect("stop DA");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_posts_what_the_primary_leaves_out_and_stands_by_again_when_it_returns() {
+    let da_dir = tempfile::tempdir().expect("tempdir");
+    let (primary_dir, standby_dir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let server = start_da(da_dir.path(), "127.0.0.1:0".parse().expect("addr")).await;
+    let token = admin_token(&server);
+    let mut standby_exex = RunningExEx::start(
+        standby(
+            config(server.http_url(), Some(token.clone()), standby_dir.path()),
+            Duration::from_millis(500),
+        ),
+        None,
+    );
+    // No primary: the standby posts 1..=10 itself once they waited the failover delay.
+    standby_exex.feed(1, 10).await;
+    standby_exex.wait_firm(10).await;
+    assert_eq!(
+        copies_on_da(&server).await,
+        (1..=10).map(|n| (n, 1)).collect::<BTreeMap<_, _>>()
+    );
+
+    // The primary is back and posts 11..=20 before the standby has them.
+    let mut primary = RunningExEx::start(
+        config(server.http_url(), Some(token), primary_dir.path()),
+        Some(10),
+    );
+    primary.feed(11, 20).await;
+    primary.wait_firm(20).await;
+    // Give the standby's watcher (one DA read a second) time to see the primary's blobs.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    standby_exex.feed(11, 20).await;
+    standby_exex.wait_firm(20).await;
+    let copies = copies_on_da(&server).await;
+    assert_eq!(
+        copies,
+        (1..=20).map(|n| (n, 1)).collect::<BTreeMap<_, _>>(),
+        "the standby stood by again instead of posting 11..=20 twice"
+    );
+    let standby_log = DaLog::open(standby_dir.path()).expect("log");
+    assert_da_holds(&server, &standby_log, 20).await;
+
+    primary.stop().await;
+    standby_exex.stop().await;
+    server.stop().await.expect("stop DA");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirmations_hold_firm_back_until_the_da_head_passes_the_inclusion_height() {
     const CONFIRMATIONS: u64 = 15;

@@ -56,6 +56,18 @@ impl CertificateVerifier {
     }
 }
 
+/// Blocks other validators posted to DA: a standby poster adopts their blob only if the
+/// certificate in it finalizes the block (its hash is the hash of the header RLP).
+impl hauptbuch_exex::celestia::CertificateCheck for CertificateVerifier {
+    fn is_valid(&self, block: &hauptbuch_exex::celestia::BatchBlock) -> bool {
+        self.verify(
+            &block.certificate,
+            alloy_primitives::keccak256(&block.header),
+        )
+        .is_ok()
+    }
+}
+
 /// The digest consensus signs for a block hash.
 pub fn digest_of(hash: B256) -> Digest {
     commonware_cryptography::sha256::Digest(hash.0)

@@ -71,6 +71,11 @@ impl UnpostedBound {
         self.max_blocks
     }
 
+    /// Whether this node's proposer is waiting for DA posting to catch up.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
     /// Whether a child of block `parent` may be built now.
     pub fn allows_child_of(&self, parent: u64) -> bool {
         parent.saturating_sub(*self.posted.borrow()) < self.max_blocks

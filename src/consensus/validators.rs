@@ -99,6 +99,11 @@ impl ValidatorSet {
         self.members.iter().any(|m| &m.key == key)
     }
 
+    /// Position of `key` in the chainspec's list.
+    pub fn position(&self, key: &PublicKey) -> Option<usize> {
+        self.members.iter().position(|m| &m.key == key)
+    }
+
     /// The fee recipient of `key`'s blocks (zero for an unknown key).
     pub fn fee_recipient(&self, key: &PublicKey) -> Address {
         self.members

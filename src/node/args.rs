@@ -127,6 +127,11 @@ pub struct DaArgs {
     /// server, whose blocks are 1 s; 2s on an external DA node].
     #[arg(long = "da.batch-interval", value_parser = parse_duration)]
     pub batch_interval: Option<Duration>,
+    /// On a network of several validators the first validator of the chainspec posts to DA and
+    /// the others stand by: the n-th posts a block itself only when no blob held it n times
+    /// this long after the block was final.
+    #[arg(long = "da.failover-delay", default_value = "30s", value_parser = parse_duration)]
+    pub failover_delay: Duration,
     /// DA blocks to wait after inclusion before a block is firm (Celestia is final at 0).
     #[arg(long = "da.confirmations", default_value_t = 0)]
     pub confirmations: u64,

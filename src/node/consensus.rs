@@ -58,6 +58,14 @@ pub(super) struct ValidatorRole {
 }
 
 impl ValidatorRole {
+    /// This validator's DA posting rank: its position in the validator list (the first posts,
+    /// the others stand by in order).
+    pub(super) fn da_poster_rank(&self) -> u32 {
+        self.validators
+            .position(&self.key.public_key())
+            .map_or(0, |p| u32::try_from(p).unwrap_or(u32::MAX))
+    }
+
     /// Proposes only while fewer than the bound's blocks are unposted.
     pub(super) fn with_unposted_bound(mut self, bound: Option<consensus::UnpostedBound>) -> Self {
         self.unposted_bound = bound;

@@ -3,23 +3,19 @@
 //! validator, following the chain from DA (derivation, certificates verified against the
 //! chainspec's validator set).
 //!
-//! On a multi-validator network every validator given `--da.url` posts every block (the blobs
-//! are identical up to batching; readers skip duplicates), so DA cost scales with the validator
-//! count. Electing one poster is not done yet because the others must then learn firmness from
-//! DA instead of from their own submissions: they need a tracker that scans the namespace
-//! (`blob.GetAll` per DA height), checks each blob's blocks against their canonical hashes and
-//! marks them firm at the DA head — and the bound on unposted blocks must then count what is on
-//! DA, not what this node submitted, or a silent poster lets the other leaders run unbounded.
-//! Failover (the poster crashes; who takes over, from which block) needs the same tracker. Until
-//! then, all posting is the simple, live choice.
+//! On a multi-validator network the first validator of the chainspec posts every block and the
+//! others stand by ([`PosterConfig`]): they read the namespace, take the primary's blobs as
+//! their own record of where each block is (checking contents and certificates), and post a
+//! block themselves only when no blob held it `rank × --da.failover-delay` after they had it.
+//! The bound on unposted blocks counts what is on DA, whoever posted it.
 
 use super::{args::DaArgs, exex};
 use crate::{chainspec::ChainSpec, consensus::UnpostedBound, engine::Engine};
 use hauptbuch_exex::{
-    celestia::{DaExExConfig, run_da_exex},
+    celestia::{DaExExConfig, PosterConfig, run_da_exex},
     da_server::{DaServerConfig, DaServerHandle},
 };
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 use tokio_util::sync::CancellationToken;
 
 /// Name of the DA ExEx (its finished height is persisted under it).
@@ -40,13 +36,13 @@ pub(super) struct DaRuntime {
 }
 
 /// Starts DA posting as the flags ask: an external celestia-node (`--da.url`), the embedded
-/// server (`--dev` without `--da.url`), or nothing. A `follower` (no validator key) with a
-/// `--da.url` derives the chain from DA instead of posting.
+/// server (`--dev` without `--da.url`), or nothing. A validator posts with its `poster` rank; a
+/// node that is not one (`None`) with a `--da.url` derives the chain from DA instead.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn start(
     args: &DaArgs,
     dev: bool,
-    follower: bool,
+    poster: Option<u32>,
     spec: &ChainSpec,
     datadir: &Path,
     engine: &Engine,
@@ -56,10 +52,12 @@ pub(super) async fn start(
     if args.disable || (args.url.is_none() && !dev) {
         return Ok(DaRuntime::default());
     }
-    if follower && let Some(url) = &args.url {
-        spawn_follower(url, args.auth_token()?, spec, engine, tasks, cancel).await?;
+    let Some(rank) = poster else {
+        if let Some(url) = &args.url {
+            spawn_follower(url, args.auth_token()?, spec, engine, tasks, cancel).await?;
+        }
         return Ok(DaRuntime::default());
-    }
+    };
     let mut runtime = DaRuntime::default();
     let (url, auth_token) = match &args.url {
         Some(url) => (url.clone(), args.auth_token()?),
@@ -94,6 +92,12 @@ pub(super) async fn start(
     };
     config.batch_interval = args.batch_interval.unwrap_or(default_interval);
     config.confirmations = args.confirmations;
+    config.poster = PosterConfig {
+        rank,
+        failover_delay: args.failover_delay,
+        certificate_check: certificate_verifier(spec)
+            .map(|v| Arc::new(v) as Arc<dyn hauptbuch_exex::celestia::CertificateCheck>),
+    };
     // Refuse a bad namespace at startup, naming it, rather than inside the running task.
     config
         .celestia_namespace()
@@ -117,6 +121,17 @@ pub(super) async fn start(
         },
     )?;
     Ok(runtime)
+}
+
+/// The chainspec's validator set as a certificate check, when it names one (a `--dev` chain
+/// does not).
+fn certificate_verifier(spec: &ChainSpec) -> Option<crate::consensus::CertificateVerifier> {
+    let validators =
+        crate::consensus::ValidatorSet::from_chainspec(&spec.hauptbuch.validators).ok()?;
+    Some(crate::consensus::CertificateVerifier::new(
+        spec,
+        &validators,
+    ))
 }
 
 /// Follows the chain from DA: every block is read from the namespace, its certificate verified

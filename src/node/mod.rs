@@ -113,11 +113,14 @@ impl NodeCommand {
             &spec,
             &datadir,
         )?;
-        let follow = matches!(role, consensus::Role::RpcOnly);
+        let poster = match &role {
+            consensus::Role::Validator(role) => Some(role.da_poster_rank()),
+            consensus::Role::RpcOnly => None,
+        };
         let da = da::start(
             &self.da,
             self.dev.dev,
-            follow,
+            poster,
             &spec,
             &datadir,
             &engine,
@@ -165,11 +168,13 @@ impl NodeCommand {
             txpool: TxpoolRpc::new(pool.clone()),
             debug: DebugRpc::new(engine.clone()),
             testing: crate::rpc::testing::TestingRpc::new(engine.clone(), pool.clone()),
-            hb: match &preconf {
-                Some(preconf) => {
-                    HbRpc::new(engine.clone(), da.da_dir.clone()).with_preconf(preconf.clone())
+            hb: {
+                let hb = HbRpc::new(engine.clone(), da.da_dir.clone())
+                    .with_unposted_bound(da.unposted_bound.clone());
+                match &preconf {
+                    Some(preconf) => hb.with_preconf(preconf.clone()),
+                    None => hb,
                 }
-                None => HbRpc::new(engine.clone(), da.da_dir.clone()),
             },
             hb_withdrawals: crate::withdrawals::rpc::WithdrawalsRpc::new(engine.clone()),
         };

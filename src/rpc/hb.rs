@@ -46,6 +46,10 @@ pub struct DaStatusJson {
     pub pending_bytes: U64,
     /// Latest DA height seen.
     pub last_da_height: Option<U64>,
+    /// Whether block production waits for DA posting (`--da.max-unposted-blocks` reached).
+    pub production_paused: bool,
+    /// The bound on blocks not yet posted, when this node posts.
+    pub max_unposted_blocks: Option<U64>,
 }
 
 /// Hauptbuch-specific methods.
@@ -84,6 +88,8 @@ pub struct HbRpc {
     da_dir: Option<PathBuf>,
     /// The preconfirmation issuer, when this node issues them.
     preconf: Option<Preconfer>,
+    /// The bound block production honours, when this node posts to DA.
+    unposted_bound: Option<crate::consensus::UnpostedBound>,
 }
 
 impl HbRpc {
@@ -93,7 +99,14 @@ impl HbRpc {
             engine,
             da_dir,
             preconf: None,
+            unposted_bound: None,
         }
+    }
+
+    /// Reports whether production is paused by `bound`.
+    pub fn with_unposted_bound(mut self, bound: Option<crate::consensus::UnpostedBound>) -> Self {
+        self.unposted_bound = bound;
+        self
     }
 
     /// Serves the preconfirmation methods from `preconf`.
@@ -172,6 +185,11 @@ impl HbApiServer for HbRpc {
             pending_batches: U64::from(status_ref.map_or(0, |s| s.pending_batches)),
             pending_bytes: U64::from(status_ref.map_or(0, |s| s.pending_bytes)),
             last_da_height: status_ref.and_then(|s| s.last_da_height).map(U64::from),
+            production_paused: self.unposted_bound.as_ref().is_some_and(|b| b.is_paused()),
+            max_unposted_blocks: self
+                .unposted_bound
+                .as_ref()
+                .map(|b| U64::from(b.max_blocks())),
         })
     }
 }

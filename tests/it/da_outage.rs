@@ -132,15 +132,20 @@ async fn number(client: &HttpClient, tag: &str) -> u64 {
     block(client, tag).await.header.number
 }
 
-/// `lastSubmittedBlock` of `hb_daStatus` (0 before anything was submitted).
-async fn last_submitted(client: &HttpClient) -> u64 {
-    let status: serde_json::Value = client
+async fn da_status(client: &HttpClient) -> serde_json::Value {
+    client
         .request("hb_daStatus", rpc_params![])
         .await
-        .expect("hb_daStatus");
-    status["lastSubmittedBlock"].as_str().map_or(0, |n| {
-        u64::from_str_radix(n.trim_start_matches("0x"), 16).expect("hex")
-    })
+        .expect("hb_daStatus")
+}
+
+/// `lastSubmittedBlock` of `hb_daStatus` (0 before anything was submitted).
+async fn last_submitted(client: &HttpClient) -> u64 {
+    da_status(client).await["lastSubmittedBlock"]
+        .as_str()
+        .map_or(0, |n| {
+            u64::from_str_radix(n.trim_start_matches("0x"), 16).expect("hex")
+        })
 }
 
 /// The value of gauge (or counter) `name` on a Prometheus endpoint, if it is there yet.
@@ -229,7 +234,10 @@ async fn a_da_outage_pauses_production_at_the_bound_and_every_block_is_posted_af
             latest <= posted + BOUND,
             "block {latest} produced with only {posted} posted (bound {BOUND})"
         );
-        if latest == posted + BOUND && gauge(&metrics, "hauptbuch_da_paused") == Some(1.0) {
+        if latest == posted + BOUND
+            && gauge(&metrics, "hauptbuch_da_paused") == Some(1.0)
+            && da_status(&client).await["productionPaused"] == true
+        {
             paused_at.get_or_insert(latest);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -258,6 +266,9 @@ async fn a_da_outage_pauses_production_at_the_bound_and_every_block_is_posted_af
         (gauge(&metrics, "hauptbuch_da_paused") == Some(0.0)).then_some(())
     })
     .await;
+    let status = da_status(&client).await;
+    assert_eq!(status["productionPaused"], false);
+    assert_eq!(status["maxUnpostedBlocks"], format!("{BOUND:#x}"));
     let firm = until("finalized to catch up with latest", || async {
         let firm = number(&client, "finalized").await;
         let latest = number(&client, "latest").await;

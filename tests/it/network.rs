@@ -1,6 +1,8 @@
 //! Real processes: a 4-validator network on loopback (keys from `keygen`, chainspec from
 //! `dump-genesis --validator`), under a stream of transfers, survives SIGKILL of a validator and
-//! the restarted validator catches up; every node reports the same hash at every height.
+//! the restarted validator catches up; every node reports the same hash at every height. One
+//! validator posts to DA and the others stand by: every block is on DA once, and every
+//! validator's `finalized` advances.
 //! Plus the startup errors an operator can hit.
 
 use crate::{
@@ -262,6 +264,62 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
             );
         }
     }
+
+    // Validator 0 posts; the others stand by and take its blobs as their record, so every
+    // validator's `finalized` moves and each block is on DA once.
+    for i in 0..4 {
+        let what = format!("finalized on validator {i} to reach block {lowest}");
+        eventually(&what, || async {
+            (finalized_number(node(&nodes, i)).await >= lowest).then_some(())
+        })
+        .await;
+    }
+    let copies = blocks_on_da(&da, &spec).await;
+    for number in 1..=lowest {
+        assert_eq!(copies.get(&number), Some(&1), "block {number} on DA");
+    }
+}
+
+async fn finalized_number(node: &NodeProcess) -> u64 {
+    let block: Option<Block> = node
+        .client()
+        .request("eth_getBlockByNumber", rpc_params!["finalized", false])
+        .await
+        .expect("eth_getBlockByNumber");
+    block.map_or(0, |b| b.header.number)
+}
+
+/// How many blobs on `da` hold each block of the chain, by block number.
+async fn blocks_on_da(da: &DaServer, spec: &str) -> std::collections::BTreeMap<u64, usize> {
+    use celestia_rpc::prelude::*;
+    let spec = hauptbuch_reth::chainspec::ChainSpec::from_arg(spec).expect("chainspec");
+    let namespace = hauptbuch_reth::derive::namespace(&spec).expect("namespace");
+    let token = std::fs::read_to_string(&da.token).expect("token");
+    let client = celestia_rpc::Client::new(&da.url, Some(token.trim()), None, None)
+        .await
+        .expect("DA client");
+    let head = client
+        .header_network_head()
+        .await
+        .expect("DA head")
+        .height();
+    let mut copies = std::collections::BTreeMap::new();
+    for height in 1..=head {
+        let blobs = client
+            .blob_get_all(height, &[namespace])
+            .await
+            .expect("blob.GetAll")
+            .unwrap_or_default();
+        for blob in blobs {
+            let header = hauptbuch_exex::celestia::decode_blob(&blob.data)
+                .expect("decodes")
+                .header;
+            for number in header.first_block..=header.last_block {
+                *copies.entry(number).or_default() += 1;
+            }
+        }
+    }
+    copies
 }
 
 #[test]

@@ -6,7 +6,13 @@
 //!   `batch_interval` after its first block, is recorded in the [`DaLog`] and queued;
 //! - **submitting** ([`Submitter`]): `blob.Submit` with retries, location into the log, then
 //!   `FinishedHeight`;
-//! - **finality** ([`FinalityTracker`]): DA head → firm pointer in the log → `Firm`.
+//! - **finality** ([`FinalityTracker`]): DA head → firm pointer in the log → `Firm`;
+//! - on a standby poster (rank > 0), **watching** ([`Watcher`]): blobs other validators posted.
+//!
+//! A standby does not batch its blocks on its own: it holds them until a blob on DA holds them
+//! (then it records that blob's location for them, and they go through the submitter as if
+//! submitted) or until they waited `rank × failover_delay` (then it posts them itself, and keeps
+//! posting until another validator's blob is again ahead of it).
 //!
 //! Invariants: no gap, ever. A block's batch is in the log before it is submitted, and
 //! `FinishedHeight` covers only submitted batches, so the node replays every block that is in no
@@ -19,6 +25,8 @@
 //! it); the log's data dir belongs to this chain.
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use alloy_primitives::Bytes;
 use tokio::sync::{Notify, mpsc};
@@ -32,11 +40,14 @@ use super::error::{DaExExError, DaLogError};
 use super::finality::FinalityTracker;
 use super::submission_log::{BatchRecord, DaLog, LoggedBatch};
 use super::submitter::{DaClient, Submitter};
+use super::watcher::{BlockDigest, Seen, Watcher};
 use crate::{BlockNumHash, CommittedBlock, ExExContext, ExExEvent, ExExNotification};
 
 /// Closed batches waiting for the submitter. Beyond this the ExEx stops reading notifications,
 /// so a DA outage holds at most this many blobs in memory (they are in the log as well).
 const SUBMIT_QUEUE_BATCHES: usize = 8;
+/// Blocks a standby holds waiting for another validator's blob; beyond this it posts them.
+const MAX_STANDBY_BLOCKS: usize = 1024;
 
 /// Runs the Celestia DA ExEx until `cancel` fires or the node closes the notifications.
 ///
@@ -113,8 +124,26 @@ pub async fn run_da_exex(
     }
     drop(unfirm);
 
+    // A standby reads DA from the height of the newest batch it knows of (blobs come in order).
+    let watch_from = log.watch_from()?;
+    let finished_block = AtomicU64::new(last_submitted.map_or(0, |b| b.number));
     let stop = cancel.child_token();
     let client = DaClient::new(&config.url, config.auth_token.as_deref(), &stop);
+    let seen = Seen::default();
+    let check = config.poster.certificate_check.as_deref();
+    let standby = config.poster.standby_wait().map(|wait| Standby {
+        seen: &seen,
+        wait,
+        pending: VecDeque::new(),
+        posting: false,
+    });
+    if let Some(wait) = config.poster.standby_wait() {
+        tracing::info!(
+            rank = config.poster.rank,
+            ?wait,
+            "DA standby poster: posting only blocks no other validator posts in time"
+        );
+    }
     let (batch_tx, batch_rx) = mpsc::channel(SUBMIT_QUEUE_BATCHES);
     let submitted = Notify::new();
     let batching = Batching {
@@ -122,7 +151,8 @@ pub async fn run_da_exex(
         log: &log,
         namespace: Bytes::copy_from_slice(namespace.as_bytes()),
         open: VecDeque::new(),
-        resume_at: last_recorded.map(|last| last + 1),
+        expected: last_recorded.map(|last| last + 1),
+        standby,
         deadline: None,
         deadline_for: None,
         config: &config,
@@ -136,6 +166,7 @@ pub async fn run_da_exex(
         gas_price: config.gas_price,
         max_submit_bytes: config.max_blob_bytes,
         events: &events,
+        finished: &finished_block,
         submitted: &submitted,
         cancel: &stop,
     };
@@ -144,13 +175,32 @@ pub async fn run_da_exex(
         log: &log,
         confirmations: config.confirmations,
         events: &events,
+        finished: &finished_block,
         submitted: &submitted,
         cancel: &stop,
+    };
+    let watching = async {
+        if config.poster.standby_wait().is_none() {
+            return Ok(());
+        }
+        Watcher {
+            client: &client,
+            namespace,
+            chain_id: config.chain_id,
+            check,
+            seen: &seen,
+            log: &log,
+            from_height: watch_from,
+            cancel: &stop,
+        }
+        .run()
+        .await
     };
     let result = tokio::try_join!(
         batching.run(notifications),
         submitting.run(unsubmitted, batch_rx),
         tracking.run(),
+        watching,
     );
     stop.cancel();
     match &result {
@@ -167,6 +217,18 @@ struct OpenBlock {
     timestamp: u64,
 }
 
+/// A standby poster's state (see the module docs).
+#[derive(Debug)]
+struct Standby<'a> {
+    seen: &'a Seen,
+    /// How long a block waits for someone else's blob: `rank × failover_delay`.
+    wait: Duration,
+    /// Blocks no blob holds yet, in order, with their digests and arrival.
+    pending: VecDeque<(CommittedBlock, BlockDigest, Instant)>,
+    /// Posting itself since a failover.
+    posting: bool,
+}
+
 /// The batching side of the ExEx.
 #[derive(Debug)]
 struct Batching<'a> {
@@ -176,8 +238,10 @@ struct Batching<'a> {
     namespace: Bytes,
     /// Blocks pushed into the batcher and not yet in a closed batch, in order.
     open: VecDeque<OpenBlock>,
-    /// The block the log continues with, until the first block is batched.
-    resume_at: Option<u64>,
+    /// The block expected next (the log's continuation before the first block arrives).
+    expected: Option<u64>,
+    /// Set on a standby poster.
+    standby: Option<Standby<'a>>,
     /// When the open batch closes on time.
     deadline: Option<Instant>,
     /// First block of the batch `deadline` belongs to.
@@ -192,6 +256,7 @@ impl Batching<'_> {
         mut self,
         mut notifications: mpsc::Receiver<ExExNotification>,
     ) -> Result<(), DaExExError> {
+        let mut seen_changes = self.standby.as_ref().map(|s| s.seen.subscribe());
         loop {
             let deadline = self.deadline;
             let closes = async move {
@@ -200,9 +265,38 @@ impl Batching<'_> {
                     None => std::future::pending().await,
                 }
             };
+            let failover = self
+                .standby
+                .as_ref()
+                .filter(|s| !s.posting)
+                .and_then(|s| s.pending.front().map(|(_, _, arrived)| *arrived + s.wait));
+            let fails_over = async move {
+                match failover {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let seen_changed = async {
+                let Some(changes) = seen_changes.as_mut() else {
+                    return std::future::pending().await;
+                };
+                if changes.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Ok(()),
+                _ = seen_changed => {
+                    if !self.adopt().await? {
+                        return Ok(());
+                    }
+                }
+                _ = fails_over => {
+                    if !self.fail_over().await? {
+                        return Ok(());
+                    }
+                }
                 _ = closes => {
                     let sealed = self.batcher.flush()?;
                     if !self.dispatch(sealed).await? {
@@ -227,23 +321,133 @@ impl Batching<'_> {
         }
     }
 
-    /// Adds a block; closes and dispatches the batches it completes. `false` when cancelled.
+    /// Takes a block: a standby holds it until a blob holds it, anyone else batches it.
+    /// `false` when cancelled.
     async fn push(&mut self, block: CommittedBlock) -> Result<bool, DaExExError> {
         let number = block.block.number;
-        if self.batcher.next_block().is_none()
-            && let Some(resume_at) = self.resume_at
-        {
-            if number < resume_at {
+        if let Some(expected) = self.expected {
+            if number < expected {
                 tracing::debug!(block = number, "block already in the DA submission log");
                 return Ok(true);
             }
-            if number > resume_at {
+            if number > expected {
                 return Err(DaExExError::Gap {
-                    log_last: resume_at - 1,
+                    log_last: expected - 1,
                     next: number,
                 });
             }
         }
+        self.expected = Some(number + 1);
+        let batch_empty = self.batcher.first_pending().is_none();
+        let Some(standby) = &mut self.standby else {
+            return self.batch(block).await;
+        };
+        if standby.posting && batch_empty && standby.seen.holds(number) {
+            standby.posting = false;
+            tracing::info!(
+                block = number,
+                "another validator posts blocks again; DA standby resumes"
+            );
+        }
+        if standby.posting {
+            return self.batch(block).await;
+        }
+        let digest = BlockDigest::of(
+            &BatchBlock {
+                header: block.header.clone(),
+                transactions: block.transactions.clone(),
+                certificate: block.certificate.clone(),
+            },
+            None,
+        );
+        standby.pending.push_back((block, digest, Instant::now()));
+        if standby.pending.len() > MAX_STANDBY_BLOCKS {
+            return self.fail_over().await;
+        }
+        self.adopt().await
+    }
+
+    /// Records the standby's blocks that a blob on DA holds, in order, with that blob's
+    /// location, and hands them to the submitter (which only reports them). `false` when
+    /// cancelled.
+    async fn adopt(&mut self) -> Result<bool, DaExExError> {
+        loop {
+            let Some(standby) = self.standby.as_mut().filter(|s| !s.posting) else {
+                return Ok(true);
+            };
+            let Some(next) = standby.pending.front().map(|(b, _, _)| b.block.number) else {
+                return Ok(true);
+            };
+            standby.seen.forget_before(next);
+            let digests: Vec<BlockDigest> = standby.pending.iter().map(|(_, d, _)| *d).collect();
+            let Some(adopted) = standby.seen.adoption(next, &digests) else {
+                return Ok(true);
+            };
+            let count = (adopted.last - next + 1) as usize;
+            let blocks: Vec<CommittedBlock> = standby
+                .pending
+                .drain(..count)
+                .map(|(block, _, _)| block)
+                .collect();
+            let record = BatchRecord {
+                last_block: adopted.last,
+                last_hash: blocks.last().map(|b| b.block.hash).unwrap_or_default(),
+                namespace: self.namespace.clone(),
+                blob_len: adopted.bytes,
+                timestamps: blocks.iter().map(|b| b.timestamp).collect(),
+                da_height: adopted.da_height,
+                commitment: adopted.commitment,
+            };
+            // No blob kept: the batch is on DA and never resubmitted.
+            self.log.record_batch(next, &record, &[])?;
+            metrics::counter!("hauptbuch_da_blobs_adopted_total").increment(1);
+            tracing::debug!(
+                first_block = next,
+                last_block = adopted.last,
+                da_height = adopted.da_height,
+                commitment = %adopted.commitment,
+                "batch posted by another validator"
+            );
+            let logged = LoggedBatch {
+                first_block: next,
+                record,
+                blob: Bytes::new(),
+            };
+            if !self.queue(logged).await {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Posts the standby's held blocks itself: no blob held the oldest in time. `false` when
+    /// cancelled.
+    async fn fail_over(&mut self) -> Result<bool, DaExExError> {
+        let Some(standby) = self.standby.as_mut() else {
+            return Ok(true);
+        };
+        let pending = std::mem::take(&mut standby.pending);
+        standby.posting = true;
+        if let (Some((first, _, arrived)), Some((last, _, _))) = (pending.front(), pending.back()) {
+            tracing::warn!(
+                first_block = first.block.number,
+                last_block = last.block.number,
+                waited = ?arrived.elapsed(),
+                "no other validator posted these blocks in time; posting them (DA failover)"
+            );
+            metrics::counter!("hauptbuch_da_failovers_total").increment(1);
+        }
+        for (block, _, _) in pending {
+            if !self.batch(block).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Adds a block to the batcher; closes and dispatches the batches it completes. `false`
+    /// when cancelled.
+    async fn batch(&mut self, block: CommittedBlock) -> Result<bool, DaExExError> {
+        let number = block.block.number;
         let sealed = self.batcher.push(
             number,
             BatchBlock {
@@ -295,16 +499,21 @@ impl Batching<'_> {
                 record,
                 blob: batch.bytes,
             };
-            tokio::select! {
-                biased;
-                _ = self.cancel.cancelled() => return Ok(false),
-                sent = self.batches.send(logged) => if sent.is_err() {
-                    return Ok(false);
-                },
+            if !self.queue(logged).await {
+                return Ok(false);
             }
         }
         self.update_deadline();
         Ok(true)
+    }
+
+    /// Hands a recorded batch to the submitter. `false` when cancelled or the submitter is gone.
+    async fn queue(&self, batch: LoggedBatch) -> bool {
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => false,
+            sent = self.batches.send(batch) => sent.is_ok(),
+        }
     }
 
     /// Starts the batch timer when a new batch opened, stops it when none is open.

@@ -6,9 +6,10 @@
 //! (with 0 confirmations the inclusion height is usually already the head).
 //!
 //! Invariants: batches become firm in block order, a batch only after every batch before it;
-//! the firm pointer is persisted in the log before `ExExEvent::Firm` is sent, and never moves
-//! backwards. An unreachable DA node only delays firmness.
+//! the firm pointer is persisted in the log before `ExExEvent::Firm` is sent, never moves
+//! backwards and never passes the last `FinishedHeight` the submitter reported. An unreachable DA node only delays firmness.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use celestia_rpc::prelude::*;
@@ -36,6 +37,8 @@ pub(crate) struct FinalityTracker<'a> {
     pub(crate) log: &'a DaLog,
     pub(crate) confirmations: u64,
     pub(crate) events: &'a mpsc::UnboundedSender<ExExEvent>,
+    /// Last block the node heard `FinishedHeight` for: a batch is firm only up to it.
+    pub(crate) finished: &'a AtomicU64,
     /// Woken by the submitter after each submission.
     pub(crate) submitted: &'a Notify,
     pub(crate) cancel: &'a CancellationToken,
@@ -96,10 +99,13 @@ impl FinalityTracker<'_> {
 
     /// Marks the batches final at DA head `head` as firm. `false` when the node is gone.
     fn advance(&self, head: u64) -> Result<bool, DaExExError> {
+        let finished = self.finished.load(Ordering::Acquire);
         let candidates = self.log.submitted_unfirm()?;
         let finals: Vec<&(u64, BatchRecord)> = candidates
             .iter()
-            .take_while(|(_, r)| r.da_height.saturating_add(self.confirmations) <= head)
+            .take_while(|(_, r)| {
+                r.da_height.saturating_add(self.confirmations) <= head && r.last_block <= finished
+            })
             .collect();
         let Some((_, newest)) = finals.last() else {
             return Ok(true);

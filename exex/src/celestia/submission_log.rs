@@ -5,7 +5,8 @@
 //!   timestamps, DA height and commitment once submitted);
 //! - `blobs`: first block → the blob bytes, kept until the batch is firm so a batch recorded but
 //!   not confirmed can be resubmitted after a crash;
-//! - `meta`: `firm` → the newest firm batch (block, hash, DA location, DA head).
+//! - `meta`: `firm` → the newest firm batch (block, hash, DA location, DA head); `watch_from` →
+//!   the DA height a standby poster first read from.
 //!
 //! Invariants: batches are consecutive (each starts right after the previous one ends) and are
 //! written before they are submitted; a batch's DA location is written in the same entry once
@@ -31,6 +32,7 @@ const BATCHES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("batches")
 const BLOBS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("blobs");
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 const META_FIRM: &str = "firm";
+const META_WATCH_FROM: &str = "watch_from";
 
 /// File name of the log inside the data dir.
 pub const LOG_FILE: &str = "da_submissions.redb";
@@ -231,6 +233,40 @@ impl DaLog {
     /// Last block of the newest recorded batch.
     pub(crate) fn last_recorded_block(&self) -> Result<Option<u64>> {
         Ok(self.status()?.last_recorded_block)
+    }
+
+    /// The DA height a standby resumes reading at: that of the newest batch known to be on DA,
+    /// else the height it first read from.
+    pub(crate) fn watch_from(&self) -> Result<Option<u64>> {
+        let txn = self.shared.db.begin_read()?;
+        let firm = Self::firm_in(&txn)?;
+        let table = txn.open_table(BATCHES)?;
+        for entry in table.iter()?.rev() {
+            let (first, value) = entry?;
+            let record: BatchRecord = decode("batch", first.value(), value.value())?;
+            if record.is_submitted() {
+                return Ok(Some(record.da_height));
+            }
+        }
+        if let Some(firm) = firm {
+            return Ok(Some(firm.da_height));
+        }
+        let meta = txn.open_table(META)?;
+        let first = meta.get(META_WATCH_FROM)?;
+        Ok(first.and_then(|v| <[u8; 8]>::try_from(v.value()).ok().map(u64::from_be_bytes)))
+    }
+
+    /// Records the DA height a standby first read from (kept if one is recorded already).
+    pub(crate) fn record_watch_start(&self, height: u64) -> Result<()> {
+        let txn = self.shared.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            if meta.get(META_WATCH_FROM)?.is_none() {
+                meta.insert(META_WATCH_FROM, height.to_be_bytes().as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
     }
 
     /// The newest firm batch.

@@ -8,6 +8,7 @@
 //! A retry after a timeout may post the same blob twice; readers skip blocks they already have.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use alloy_primitives::B256;
@@ -177,6 +178,8 @@ pub(crate) struct Submitter<'a> {
     /// Largest total blob bytes of one `blob.Submit`.
     pub(crate) max_submit_bytes: usize,
     pub(crate) events: &'a mpsc::UnboundedSender<ExExEvent>,
+    /// Last block reported in `FinishedHeight` (0: none yet); firm never passes it.
+    pub(crate) finished: &'a AtomicU64,
     /// Wakes the finality tracker after a submission.
     pub(crate) submitted: &'a Notify,
     pub(crate) cancel: &'a CancellationToken,
@@ -201,6 +204,13 @@ impl Submitter<'_> {
                     },
                 }
             }
+            // A batch another validator posted (a standby adopted it): only reported.
+            if let Some(batch) = queue.pop_front_if(|b| b.record.is_submitted()) {
+                if !self.report_finished(&batch) {
+                    return Ok(());
+                }
+                continue;
+            }
             // Take what is already waiting, while it could share one submission.
             let mut queued: usize = queue.iter().map(|b| b.blob.len()).sum();
             while queued < self.max_submit_bytes {
@@ -211,7 +221,9 @@ impl Submitter<'_> {
             let mut count = 0;
             let mut bytes = 0;
             for batch in &queue {
-                if count > 0 && bytes + batch.blob.len() > self.max_submit_bytes {
+                if batch.record.is_submitted()
+                    || (count > 0 && bytes + batch.blob.len() > self.max_submit_bytes)
+                {
                     break;
                 }
                 count += 1;
@@ -304,10 +316,15 @@ impl Submitter<'_> {
         }
         metrics::counter!("hauptbuch_da_blobs_submitted_total").increment(group.len() as u64);
         metrics::counter!("hauptbuch_da_blob_bytes_submitted_total").increment(bytes as u64);
-        metrics::gauge!("hauptbuch_da_submitted_block").set(last_block as f64);
+        Ok(self.report_finished(last))
+    }
+
+    /// Reports `FinishedHeight` for `batch`, which is on DA. `false` when the node is gone.
+    fn report_finished(&self, batch: &LoggedBatch) -> bool {
+        metrics::gauge!("hauptbuch_da_submitted_block").set(batch.record.last_block as f64);
         let finished = BlockNumHash {
-            number: last_block,
-            hash: last.record.last_hash,
+            number: batch.record.last_block,
+            hash: batch.record.last_hash,
         };
         if self
             .events
@@ -316,11 +333,13 @@ impl Submitter<'_> {
         {
             // The node is shutting down; everything submitted is in the log.
             self.cancel.cancel();
-            return Ok(false);
+            return false;
         }
         // After `FinishedHeight`, so the node never hears of a firm block before it finished.
+        self.finished
+            .fetch_max(batch.record.last_block, Ordering::Release);
         self.submitted.notify_one();
-        Ok(true)
+        true
     }
 
     fn tx_config(&self) -> TxConfig {
