@@ -15,7 +15,7 @@ use hauptbuch_exex::{
     celestia::{DaExExConfig, PosterConfig, run_da_exex},
     da_server::{DaServerConfig, DaServerHandle},
 };
-use std::{path::Path, sync::Arc};
+use std::{path::Path, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 /// Name of the DA ExEx (its finished height is persisted under it).
@@ -92,6 +92,14 @@ pub(super) async fn start(
     };
     config.batch_interval = args.batch_interval.unwrap_or(default_interval);
     config.confirmations = args.confirmations;
+    if rank > 0 && args.failover_delay < config.batch_interval + Duration::from_secs(2) {
+        tracing::warn!(
+            failover_delay = ?args.failover_delay,
+            batch_interval = ?config.batch_interval,
+            "--da.failover-delay is below the batch interval plus a DA block and a poll: \
+             standbys may post blocks the poster is about to post (duplicate blobs)"
+        );
+    }
     config.poster = PosterConfig {
         rank,
         failover_delay: args.failover_delay,

@@ -123,8 +123,19 @@ fn start_validator(
     dir: &Path,
     i: usize,
     spec: &str,
+    validator: &(String, u16),
+    da: &DaServer,
+) -> NodeProcess {
+    start_validator_with(dir, i, spec, validator, da, &[])
+}
+
+fn start_validator_with(
+    dir: &Path,
+    i: usize,
+    spec: &str,
     (key, port): &(String, u16),
     da: &DaServer,
+    extra: &[&str],
 ) -> NodeProcess {
     let port = port.to_string();
     let mut args = vec![
@@ -138,6 +149,7 @@ fn start_validator(
         &port,
     ];
     args.extend(da.args());
+    args.extend(extra);
     NodeProcess::start(&dir.join(format!("node{i}")), &args)
 }
 
@@ -278,6 +290,51 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
     for number in 1..=lowest {
         assert_eq!(copies.get(&number), Some(&1), "block {number} on DA");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_da_poster_dies_a_standby_posts_and_blocks_keep_becoming_firm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (spec, validators) = network(dir.path(), 4);
+    let da = DaServer::start(dir.path());
+    // Above the DA block time plus a poll of the namespace, so that validator 2 finds validator
+    // 1's blobs before its own turn (twice the delay) comes.
+    let extra = ["--da.failover-delay", "4s"];
+    let mut nodes: Vec<Option<NodeProcess>> = validators
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Some(start_validator_with(dir.path(), i, &spec, v, &da, &extra)))
+        .collect();
+    eventually("validator 1 to find blocks firm", || async {
+        (finalized_number(node(&nodes, 1)).await >= 3).then_some(())
+    })
+    .await;
+
+    // SIGKILL validator 0, the poster. Validator 1 posts after 4 s, the others after 8 s and
+    // 12 s unless they find its blobs; either way blocks keep becoming firm on every survivor.
+    nodes[0] = None;
+    let at_kill = block_number(node(&nodes, 1)).await;
+    for i in 1..4 {
+        let what = format!("finalized on validator {i} to pass {at_kill} without the poster");
+        eventually(&what, || async {
+            (finalized_number(node(&nodes, i)).await > at_kill + 20).then_some(())
+        })
+        .await;
+    }
+    // Nothing is missing on DA, and the blocks after the kill are there once: validators 2
+    // and 3 took validator 1's blobs instead of posting their own.
+    let firm = finalized_number(node(&nodes, 3)).await;
+    let copies = blocks_on_da(&da, &spec).await;
+    for number in 1..=firm {
+        assert!(copies.contains_key(&number), "block {number} is not on DA");
+    }
+    let reposted: Vec<u64> = (at_kill + 10..=firm)
+        .filter(|n| copies.get(n) != Some(&1))
+        .collect();
+    assert!(
+        reposted.is_empty(),
+        "blocks posted more than once: {reposted:?}"
+    );
 }
 
 async fn finalized_number(node: &NodeProcess) -> u64 {

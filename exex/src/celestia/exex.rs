@@ -12,7 +12,7 @@
 //! A standby does not batch its blocks on its own: it holds them until a blob on DA holds them
 //! (then it records that blob's location for them, and they go through the submitter as if
 //! submitted) or until they waited `rank × failover_delay` (then it posts them itself, and keeps
-//! posting until another validator's blob is again ahead of it).
+//! posting until a blob someone else posted holds one of the blocks it posted since).
 //!
 //! Invariants: no gap, ever. A block's batch is in the log before it is submitted, and
 //! `FinishedHeight` covers only submitted batches, so the node replays every block that is in no
@@ -135,7 +135,7 @@ pub async fn run_da_exex(
         seen: &seen,
         wait,
         pending: VecDeque::new(),
-        posting: false,
+        posting: None,
     });
     if let Some(wait) = config.poster.standby_wait() {
         tracing::info!(
@@ -168,6 +168,7 @@ pub async fn run_da_exex(
         events: &events,
         finished: &finished_block,
         submitted: &submitted,
+        own_blobs: config.poster.standby_wait().map(|_| &seen),
         cancel: &stop,
     };
     let tracking = FinalityTracker {
@@ -225,8 +226,8 @@ struct Standby<'a> {
     wait: Duration,
     /// Blocks no blob holds yet, in order, with their digests and arrival.
     pending: VecDeque<(CommittedBlock, BlockDigest, Instant)>,
-    /// Posting itself since a failover.
-    posting: bool,
+    /// Posting itself since a failover, from this block on.
+    posting: Option<u64>,
 }
 
 /// The batching side of the ExEx.
@@ -268,7 +269,7 @@ impl Batching<'_> {
             let failover = self
                 .standby
                 .as_ref()
-                .filter(|s| !s.posting)
+                .filter(|s| s.posting.is_none())
                 .and_then(|s| s.pending.front().map(|(_, _, arrived)| *arrived + s.wait));
             let fails_over = async move {
                 match failover {
@@ -342,14 +343,17 @@ impl Batching<'_> {
         let Some(standby) = &mut self.standby else {
             return self.batch(block).await;
         };
-        if standby.posting && batch_empty && standby.seen.holds(number) {
-            standby.posting = false;
+        if let Some(from) = standby.posting
+            && batch_empty
+            && standby.seen.holds_foreign_from(from)
+        {
+            standby.posting = None;
             tracing::info!(
                 block = number,
                 "another validator posts blocks again; DA standby resumes"
             );
         }
-        if standby.posting {
+        if standby.posting.is_some() {
             return self.batch(block).await;
         }
         let digest = BlockDigest::of(
@@ -372,7 +376,7 @@ impl Batching<'_> {
     /// cancelled.
     async fn adopt(&mut self) -> Result<bool, DaExExError> {
         loop {
-            let Some(standby) = self.standby.as_mut().filter(|s| !s.posting) else {
+            let Some(standby) = self.standby.as_mut().filter(|s| s.posting.is_none()) else {
                 return Ok(true);
             };
             let Some(next) = standby.pending.front().map(|(b, _, _)| b.block.number) else {
@@ -426,7 +430,10 @@ impl Batching<'_> {
             return Ok(true);
         };
         let pending = std::mem::take(&mut standby.pending);
-        standby.posting = true;
+        let Some(first) = pending.front().map(|(b, _, _)| b.block.number) else {
+            return Ok(true);
+        };
+        standby.posting = Some(first);
         if let (Some((first, _, arrived)), Some((last, _, _))) = (pending.front(), pending.back()) {
             tracing::warn!(
                 first_block = first.block.number,
@@ -441,7 +448,9 @@ impl Batching<'_> {
                 return Ok(false);
             }
         }
-        Ok(true)
+        // They waited long enough: no batch interval on top.
+        let sealed = self.batcher.flush()?;
+        self.dispatch(sealed).await
     }
 
     /// Adds a block to the batcher; closes and dispatches the batches it completes. `false`

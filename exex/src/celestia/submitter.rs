@@ -182,6 +182,8 @@ pub(crate) struct Submitter<'a> {
     pub(crate) finished: &'a AtomicU64,
     /// Wakes the finality tracker after a submission.
     pub(crate) submitted: &'a Notify,
+    /// On a standby: where its own blobs are noted, so that it can tell others' blobs apart.
+    pub(crate) own_blobs: Option<&'a super::watcher::Seen>,
     pub(crate) cancel: &'a CancellationToken,
 }
 
@@ -255,6 +257,9 @@ impl Submitter<'_> {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(seen) = self.own_blobs {
+            seen.note_own(blobs.iter().map(|b| B256::from(*b.commitment.hash())));
+        }
         let bytes: usize = group.iter().map(|b| b.blob.len()).sum();
         let Some(client) = self.client.get().await? else {
             return Ok(false);

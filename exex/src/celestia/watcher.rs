@@ -12,7 +12,7 @@
 //! the standby's own is never adopted, and what is kept is bounded (copies per first block,
 //! blobs in all).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -106,6 +106,8 @@ pub(crate) struct Adoption {
 pub(crate) struct Seen {
     /// By first block.
     blobs: Mutex<BTreeMap<u64, Vec<SeenBlob>>>,
+    /// Commitments of the blobs this node submitted itself.
+    own: Mutex<HashSet<B256>>,
     /// Bumped after each scanned height that added blobs.
     version: watch::Sender<u64>,
 }
@@ -114,6 +116,7 @@ impl Default for Seen {
     fn default() -> Self {
         Self {
             blobs: Mutex::default(),
+            own: Mutex::default(),
             version: watch::Sender::new(0),
         }
     }
@@ -153,8 +156,27 @@ impl Seen {
         });
     }
 
+    /// Notes blobs this node submits (before it submits them).
+    pub(crate) fn note_own(&self, commitments: impl IntoIterator<Item = B256>) {
+        let mut own = self.own.lock().unwrap_or_else(|p| p.into_inner());
+        if own.len() >= MAX_BLOBS {
+            own.clear();
+        }
+        own.extend(commitments);
+    }
+
+    /// Whether a blob someone else posted holds a block from `from` on.
+    pub(crate) fn holds_foreign_from(&self, from: u64) -> bool {
+        let own = self.own.lock().unwrap_or_else(|p| p.into_inner());
+        self.lock()
+            .values()
+            .flatten()
+            .any(|b| b.last() >= from && !own.contains(&b.commitment))
+    }
+
     /// Whether some blob holds block `number` (whoever posted it).
-    pub(crate) fn holds(&self, number: u64) -> bool {
+    #[cfg(test)]
+    fn holds(&self, number: u64) -> bool {
         self.lock()
             .range(..=number)
             .flat_map(|(_, copies)| copies)
@@ -374,6 +396,12 @@ mod tests {
         seen.forget_before(13);
         assert!(!seen.holds(12));
         assert!(seen.holds(20));
+
+        // Blobs this node posted itself do not count as someone else posting.
+        assert!(seen.holds_foreign_from(22));
+        seen.note_own([B256::with_last_byte(12)]);
+        assert!(!seen.holds_foreign_from(22));
+        assert!(!seen.holds_foreign_from(23));
     }
 
     #[test]
