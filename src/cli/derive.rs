@@ -99,12 +99,21 @@ impl DeriveCommand {
             skipped_blobs = stats.skipped_blobs,
             duplicate_blocks = stats.duplicate_blocks,
             imported = stats.imported,
+            certified = stats.certified,
             transactions = stats.transactions,
+            held_uncovered = stats.held,
             head = head.number,
             head_hash = %head.hash(),
             elapsed = ?started.elapsed(),
             "derivation complete"
         );
+        if stats.held > 0 {
+            tracing::warn!(
+                held = stats.held,
+                "blocks were read that no finalization certificate covers yet (or whose \
+                 ancestors are missing from DA); they were not imported"
+            );
+        }
         println!("{} {}", head.number, head.hash());
         Ok(())
     }

@@ -55,20 +55,21 @@ pub enum DeriveError {
         /// `head + 1`.
         next: u64,
     },
-    /// A block from DA carries a finalization certificate that does not verify.
+    /// A certified block from DA does not descend from the head: the chain derived so far
+    /// is not the one the validators finalized.
     #[error(
-        "block {number} ({hash}) from DA height {da_height} has an invalid finalization certificate: {source}"
+        "block {number} ({hash}) from DA height {da_height} is certified but does not extend \
+         head {head}: this datadir holds another chain"
     )]
-    Certificate {
+    Fork {
         /// Block number.
         number: u64,
         /// Block hash.
         hash: B256,
         /// DA height of its blob.
         da_height: u64,
-        /// What is wrong.
-        #[source]
-        source: crate::consensus::CertificateError,
+        /// Current head number.
+        head: u64,
     },
     /// A block from DA failed validation or execution: the data disagrees with the chain.
     #[error("block {number} ({hash}) from DA height {da_height} was rejected")]

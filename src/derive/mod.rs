@@ -9,24 +9,26 @@
 //! What is skipped, with a warning, because anyone can post to a namespace: blobs that are not
 //! format v1 (bad magic, garbage, corrupt payload), blobs of another chain id, blobs whose blocks
 //! do not decode, and duplicates (blocks at or below the head, e.g. a batch re-posted after a
-//! crash between submission and confirmation). What stops derivation: a blob starting after
-//! `head + 1` ([`DeriveError::Gap`], naming the heights) and a block the engine rejects
-//! ([`DeriveError::Block`], naming the block).
+//! crash between submission and confirmation, or a standby poster taking over). What stops
+//! derivation: a blob starting after `head + 1` ([`DeriveError::Gap`], naming the heights), a
+//! block the engine rejects ([`DeriveError::Block`], naming the block), and a certified block
+//! that does not extend the head ([`DeriveError::Fork`]).
 //!
 //! Invariants:
 //! - Meta key [`DA_HEIGHT_KEY`] holds a DA height all of whose blobs are imported. It is written
-//!   only after the blocks of the heights before it are committed, so a crash never skips a
-//!   block; a height read twice is harmless because its blocks are then duplicates.
+//!   only after the blocks of the heights before it are committed, and never at or past the
+//!   height of a block still held, so a crash never skips a block; a height read twice is
+//!   harmless because its blocks are then duplicates.
 //! - Blocks are imported in order, each in its own atomic write (see [`crate::engine`]).
 //!
-//! Finalization certificates: when the chainspec names a validator set, every certificate a block
-//! carries is verified (quorum of valid signatures over this block's hash) before the block is
-//! imported, and an invalid one stops derivation ([`DeriveError::Certificate`]). A block without
-//! its own certificate (finalized through a descendant's) is imported on execution validity and
-//! counted in [`DeriveStats::uncertified`]; checking that a later certificate covers it is not
-//! done yet. Without a validator set in the chainspec (a `--dev` chain) nothing is verified.
+//! Finalization certificates: when the chainspec names a validator set, a block is imported
+//! only when a verified certificate covers it — its own, or a descendant's reached by parent
+//! hashes (see [`cover`]); blocks no certificate covers yet are held, and a blob with an invalid
+//! certificate is skipped with a warning. Without a validator set in the chainspec (a `--dev`
+//! chain) nothing is verified and blocks are imported on execution validity.
 
 mod block;
+mod cover;
 mod error;
 mod lookup;
 mod source;
@@ -36,8 +38,12 @@ pub use lookup::{DaBlock, blocks_at, find_block};
 pub use source::DaSource;
 
 use crate::{chainspec::ChainSpec, engine::Engine};
-use alloy_primitives::Bytes;
+use alloy_primitives::{B256, Bytes};
 use block::{DerivedBatch, decode_batch};
+use cover::{Held, HeldBlock};
+
+/// A block as read from DA.
+type DaBlockOf = alloy_consensus::Block<alloy_consensus::TxEnvelope>;
 use celestia_types::nmt::Namespace;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -94,8 +100,13 @@ pub struct DeriveStats {
     pub transactions: usize,
     /// Imported blocks whose own certificate was verified.
     pub certified: usize,
-    /// Imported blocks without a certificate of their own.
+    /// Imported blocks without a verified certificate of their own: covered by a descendant's
+    /// (or, on a chain without a validator set, not checked at all).
     pub uncertified: usize,
+    /// Blocks no certificate covered that were dropped because too many such blocks were held.
+    pub dropped_uncovered: usize,
+    /// Blocks read but not imported yet because no certificate covers them (at the end).
+    pub held: usize,
 }
 
 /// The namespace id the chain posts to ([`ChainSpec::da_namespace_id`]).
@@ -162,6 +173,7 @@ pub async fn derive(
     let started = Instant::now();
     let mut last_log = Instant::now();
     let mut unstored = 0u64;
+    let mut held = Held::default();
     loop {
         if let DeriveEnd::Height(end) = config.end
             && height > end
@@ -183,7 +195,7 @@ pub async fn derive(
         if cancel.is_cancelled() {
             break;
         }
-        let imported = derive_height(engine, source, height, config, &mut stats).await?;
+        let imported = derive_height(engine, source, height, config, &mut held, &mut stats).await?;
         if imported > 0 {
             // Read from final DA data: the derived head is soft and firm at once.
             let head = engine.head()?.hash();
@@ -192,7 +204,7 @@ pub async fn derive(
         stats.last_da_height = Some(height);
         unstored += 1;
         if imported > 0 || unstored >= EMPTY_HEIGHTS_PER_WRITE {
-            store_da_height(engine, height)?;
+            store_da_height(engine, done_through(height, &held))?;
             unstored = 0;
         }
         if last_log.elapsed() >= PROGRESS_INTERVAL {
@@ -212,9 +224,17 @@ pub async fn derive(
     if let Some(last) = stats.last_da_height
         && unstored > 0
     {
-        store_da_height(engine, last)?;
+        store_da_height(engine, done_through(last, &held))?;
     }
+    stats.held = held.len();
     Ok(stats)
+}
+
+/// The DA height all of whose blobs are imported once `height` is read: the one before the
+/// oldest held block's, if any is held (a restart reads it again).
+fn done_through(height: u64, held: &Held) -> u64 {
+    held.min_da_height()
+        .map_or(height, |oldest| oldest.saturating_sub(1).min(height))
 }
 
 /// Imports the blobs of DA height `height`; returns the number of blocks imported.
@@ -223,6 +243,7 @@ async fn derive_height(
     source: &DaSource,
     height: u64,
     config: &DeriveConfig,
+    held: &mut Held,
     stats: &mut DeriveStats,
 ) -> Result<usize> {
     let blobs = source.blobs_at(height).await?;
@@ -251,7 +272,7 @@ async fn derive_height(
     // Not interruptible between blobs: the height is recorded as done once this returns.
     let mut imported = 0;
     for batch in batches {
-        imported += import_batch(engine, height, batch, config, stats).await?;
+        imported += import_batch(engine, height, batch, config, held, stats).await?;
     }
     Ok(imported)
 }
@@ -262,71 +283,226 @@ async fn import_batch(
     da_height: u64,
     batch: DerivedBatch,
     config: &DeriveConfig,
+    held: &mut Held,
     stats: &mut DeriveStats,
 ) -> Result<usize> {
-    let head = engine.head()?.number;
-    if batch.last <= head {
+    let head = engine.head()?;
+    if batch.last <= head.number {
         stats.duplicate_blocks += batch.blocks.len();
-        // Expected: every validator posts the blocks, and a crash between submission and
-        // confirmation re-posts a batch.
+        // Expected: a crash between submission and confirmation, or a standby taking over,
+        // re-posts a batch.
         tracing::debug!(
             target: "hauptbuch::derive",
             da_height,
             first = batch.first,
             last = batch.last,
-            head,
+            head = head.number,
             "skipping blob of blocks already imported (duplicate)"
         );
         return Ok(0);
     }
-    let next = head + 1;
-    if batch.first > next {
-        return Err(DeriveError::Gap {
-            da_height,
-            first: batch.first,
-            last: batch.last,
-            head,
-            next,
-        });
-    }
-    let duplicates = usize::try_from(next - batch.first).unwrap_or(usize::MAX);
+    let next = head.number + 1;
+    let duplicates = usize::try_from(next.saturating_sub(batch.first)).unwrap_or(usize::MAX);
     if duplicates > 0 {
         stats.duplicate_blocks += duplicates;
-        tracing::warn!(
+        tracing::debug!(
             target: "hauptbuch::derive",
             da_height,
             first = batch.first,
-            through = head,
+            through = head.number,
             "skipping blocks already imported (duplicate)"
         );
     }
+    let first = batch.first.max(next);
     let blocks: Vec<_> = batch
         .blocks
         .into_iter()
         .zip(batch.certificates)
         .skip(duplicates)
         .collect();
+    let chain = match &config.certificates {
+        Some(verifier) => {
+            match covered_chain(verifier, &head, da_height, first, blocks, held, stats)? {
+                Some(chain) => chain,
+                None => return Ok(0),
+            }
+        }
+        None => {
+            if first > next {
+                return Err(DeriveError::Gap {
+                    da_height,
+                    first,
+                    last: batch.last,
+                    head: head.number,
+                    next,
+                });
+            }
+            blocks
+                .into_iter()
+                .map(|(block, _)| (block, false))
+                .collect()
+        }
+    };
+    execute(engine, da_height, chain, stats).await
+}
+
+/// On a chain with a validator set: the blocks from the head up to the newest block of
+/// `blocks` that a verified certificate covers, oldest first, each with whether its own
+/// certificate covers it; blocks after it are held. `None` when nothing can be imported yet
+/// (no certificate, or the blob is skipped as forged).
+fn covered_chain(
+    verifier: &crate::consensus::CertificateVerifier,
+    head: &alloy_consensus::Header,
+    da_height: u64,
+    first: u64,
+    blocks: Vec<(DaBlockOf, Bytes)>,
+    held: &mut Held,
+    stats: &mut DeriveStats,
+) -> Result<Option<Vec<(DaBlockOf, bool)>>> {
+    let hashes: Vec<_> = blocks.iter().map(|(b, _)| b.header.hash_slow()).collect();
+    let mut own = vec![false; blocks.len()];
+    for (index, (block, certificate)) in blocks.iter().enumerate() {
+        if certificate.is_empty() {
+            continue;
+        }
+        if let Err(err) = verifier.verify(certificate, hashes[index]) {
+            // Anyone can post to the namespace: a bad certificate discredits the whole blob.
+            stats.skipped_blobs += 1;
+            tracing::warn!(
+                target: "hauptbuch::derive",
+                da_height,
+                number = block.header.number,
+                hash = %hashes[index],
+                %err,
+                "skipping blob with an invalid finalization certificate"
+            );
+            return Ok(None);
+        }
+        own[index] = true;
+    }
+    let last = first + blocks.len() as u64 - 1;
+    let Some(certified) = own.iter().rposition(|own| *own) else {
+        let blocks = blocks.into_iter().map(|(block, _)| block).zip(hashes);
+        hold(held, da_height, blocks, stats);
+        tracing::debug!(
+            target: "hauptbuch::derive",
+            da_height, first, last, held = held.len(),
+            "blocks held until a certificate covers them"
+        );
+        return Ok(None);
+    };
+    // The path from the certified block down to the head, by parent hashes: through this
+    // blob while it links, then through held blocks. Nothing is taken until it is complete.
+    let head_hash = head.hash_slow();
+    let mut from_blob = certified;
+    let mut from_held = Vec::new();
+    let (mut number, mut hash, mut parent) = {
+        let top = &blocks[certified].0.header;
+        (top.number, hashes[certified], top.parent_hash)
+    };
+    while number > head.number + 1 {
+        hash = parent;
+        if from_held.is_empty() && from_blob > 0 && hashes[from_blob - 1] == parent {
+            from_blob -= 1;
+            parent = blocks[from_blob].0.header.parent_hash;
+        } else if let Some(block) = held.get(number - 1, parent) {
+            from_held.push((number - 1, parent));
+            parent = block.block.header.parent_hash;
+        } else {
+            // An ancestor is not on DA yet (or a copy of a later block came first): keep the
+            // blob's blocks until the missing ones arrive.
+            tracing::warn!(
+                target: "hauptbuch::derive",
+                da_height,
+                first,
+                last,
+                missing = number - 1,
+                head = head.number,
+                "blocks from DA do not connect to the head yet; held"
+            );
+            let blocks = blocks.into_iter().map(|(block, _)| block).zip(hashes);
+            hold(held, da_height, blocks, stats);
+            return Ok(None);
+        }
+        number -= 1;
+    }
+    if parent != head_hash {
+        return Err(DeriveError::Fork {
+            number,
+            hash,
+            da_height,
+            head: head.number,
+        });
+    }
+    let certified_number = blocks[certified].0.header.number;
+    let mut chain: Vec<(DaBlockOf, bool)> = Vec::new();
+    for (number, hash) in from_held.into_iter().rev() {
+        // Found above, and nothing changed `held` since.
+        let Some(block) = held.take(number, hash) else {
+            return Err(DeriveError::Task(format!("held block {number} vanished")));
+        };
+        chain.push((block.block, false));
+    }
+    let mut blocks: Vec<_> = blocks.into_iter().zip(hashes).zip(own).collect();
+    let tail = blocks.split_off(certified + 1);
+    chain.extend(
+        blocks
+            .into_iter()
+            .skip(from_blob)
+            .map(|(((block, _), _), own)| (block, own)),
+    );
+    held.forget_through(certified_number);
+    hold(
+        held,
+        da_height,
+        tail.into_iter()
+            .map(|(((block, _), hash), _)| (block, hash)),
+        stats,
+    );
+    Ok(Some(chain))
+}
+
+/// Holds blocks no certificate covers yet, warning about those the bounds drop.
+fn hold(
+    held: &mut Held,
+    da_height: u64,
+    blocks: impl IntoIterator<Item = (DaBlockOf, B256)>,
+    stats: &mut DeriveStats,
+) {
+    for (block, hash) in blocks {
+        let number = block.header.number;
+        if !held.insert(HeldBlock {
+            block,
+            hash,
+            da_height,
+        }) {
+            stats.dropped_uncovered += 1;
+            tracing::warn!(
+                target: "hauptbuch::derive",
+                da_height,
+                number,
+                %hash,
+                "dropping a block no certificate covers: too many such blocks held"
+            );
+        }
+    }
+}
+
+/// Executes and imports `chain` (oldest first; each with whether its own certificate covered
+/// it); returns how many blocks were imported.
+async fn execute(
+    engine: &Engine,
+    da_height: u64,
+    chain: Vec<(DaBlockOf, bool)>,
+    stats: &mut DeriveStats,
+) -> Result<usize> {
     // Execution is CPU-bound: keep it off the async workers.
     let task_engine = engine.clone();
-    let verifier = config.certificates.clone();
     let (summaries, certified) = tokio::task::spawn_blocking(move || {
-        let mut summaries = Vec::with_capacity(blocks.len());
+        let mut summaries = Vec::with_capacity(chain.len());
         let mut certified = 0;
-        for (block, certificate) in blocks {
+        for (block, own_certificate) in chain {
             let (number, hash) = (block.header.number, block.header.hash_slow());
-            if let Some(verifier) = &verifier
-                && !certificate.is_empty()
-            {
-                verifier
-                    .verify(&certificate, hash)
-                    .map_err(|source| DeriveError::Certificate {
-                        number,
-                        hash,
-                        da_height,
-                        source,
-                    })?;
-                certified += 1;
-            }
             match task_engine.insert_block(block) {
                 Ok(summary) => summaries.push(summary),
                 Err(source) => {
@@ -338,15 +514,14 @@ async fn import_batch(
                     });
                 }
             }
+            certified += usize::from(own_certificate);
         }
         Ok((summaries, certified))
     })
     .await
     .map_err(|e| DeriveError::Task(e.to_string()))??;
     stats.certified += certified;
-    if config.certificates.is_some() {
-        stats.uncertified += summaries.len() - certified;
-    }
+    stats.uncertified += summaries.len() - certified;
     for summary in &summaries {
         stats.imported += 1;
         stats.transactions += summary.transactions;

@@ -512,3 +512,182 @@ fn malformed_blocks_from_peers_are_rejected() {
     let err = ConsensusBlock::decode_cfg(bytes, &max).expect_err("body mismatch");
     assert!(format!("{err:?}").contains("transactions root"), "{err:?}");
 }
+
+/// A certified chain as it goes to DA: per block, the blob form (header RLP, transactions RLP,
+/// certificate) and its hash.
+type PostedChain = Vec<(hauptbuch_exex::celestia::BatchBlock, alloy_primitives::B256)>;
+/// What the simulation hands to the derivation: chainspec, validator set, posted chain.
+type Certified = (Arc<ChainSpec>, Arc<ValidatorSet>, PostedChain);
+
+/// The blob form of canonical block `number` of `engine`, as the node's ExEx feed writes it.
+fn posted_block(
+    engine: &Engine,
+    number: u64,
+) -> (hauptbuch_exex::celestia::BatchBlock, alloy_primitives::B256) {
+    use alloy_eips::Encodable2718 as _;
+    let provider = engine.db().provider().expect("provider");
+    let hash = provider
+        .canonical_hash(number)
+        .expect("hash")
+        .expect("canonical");
+    let header = provider.header(hash).expect("header").expect("exists");
+    let body = provider.body(hash).expect("body").expect("exists");
+    let envelopes: Vec<alloy_primitives::Bytes> = body
+        .transactions
+        .iter()
+        .map(|tx| tx.encoded_2718().into())
+        .collect();
+    let mut transactions = Vec::new();
+    alloy_rlp::encode_list::<alloy_primitives::Bytes, alloy_primitives::Bytes>(
+        &envelopes,
+        &mut transactions,
+    );
+    let block = hauptbuch_exex::celestia::BatchBlock {
+        header: alloy_rlp::encode(&header).into(),
+        transactions: transactions.into(),
+        certificate: provider
+            .certificate(number)
+            .expect("certificate")
+            .unwrap_or_default()
+            .into(),
+    };
+    (block, hash)
+}
+
+#[test]
+fn derivation_imports_only_blocks_a_finalization_certificate_covers() {
+    // A certified chain of 8+ blocks with transfers, from the simulated network.
+    let out: Arc<std::sync::Mutex<Option<Certified>>> = Arc::default();
+    let captured = out.clone();
+    simulate(3, async move |cluster| {
+        for i in 0..VALIDATORS {
+            cluster.start(i).await;
+        }
+        let spec = cluster.nodes[0].engine.spec().clone();
+        let signer: alloy_signer_local::PrivateKeySigner = DEV_KEYS[1].parse().expect("key");
+        let state = cluster.nodes[0].engine.db().provider().expect("provider");
+        for nonce in 0..4 {
+            let tx = transfer(&signer, spec.chain_id, nonce, signer.address(), 1);
+            cluster.nodes[0]
+                .pool
+                .add_transaction(tx, &state)
+                .expect("pool accepts transfer");
+        }
+        drop(state);
+        cluster
+            .wait_for(&[0, 1, 2, 3], 8, Duration::from_secs(60))
+            .await;
+        let low = cluster.assert_consistent();
+        let engine = &cluster.nodes[0].engine;
+        let chain = (1..=low).map(|n| posted_block(engine, n)).collect();
+        *captured.lock().expect("lock") = Some((spec, cluster.validators.clone(), chain));
+    });
+    let (spec, validators, chain) = out.lock().expect("lock").take().expect("chain");
+    // The real chain is imported up to its last block that carries a certificate.
+    let last_certified = chain
+        .iter()
+        .rposition(|(b, _)| !b.certificate.is_empty())
+        .expect("a certified block");
+    let expected = chain[last_certified].1;
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        use celestia_rpc::prelude::*;
+        use hauptbuch_exex::celestia::{BatchBlock, encode_blob};
+        let da_dir = tempfile::tempdir().expect("tempdir");
+        let mut config = hauptbuch_exex::da_server::DaServerConfig::new(da_dir.path());
+        config.listen_addr = ([127, 0, 0, 1], 0).into();
+        config.block_time = Duration::from_millis(100);
+        let server = hauptbuch_exex::da_server::start(config)
+            .await
+            .expect("DA server");
+        let token =
+            std::fs::read_to_string(server.admin_token_path().expect("auth")).expect("token");
+        let client = celestia_rpc::Client::new(&server.http_url(), Some(&token), None, None)
+            .await
+            .expect("client");
+        let namespace = hauptbuch_reth::derive::namespace(&spec).expect("namespace");
+        let post = |first: u64, blocks: Vec<BatchBlock>| {
+            let blob = encode_blob(
+                spec.chain_id,
+                first,
+                &blocks,
+                hauptbuch_exex::celestia::MAX_BLOB_BYTES,
+            )
+            .expect("encode");
+            celestia_types::Blob::new(namespace, blob.bytes.to_vec(), None).expect("blob")
+        };
+        let block = |n: usize| chain[n - 1].0.clone();
+        let mut blobs = Vec::new();
+        // Anyone's block 1 without a certificate: never imported (the old rule imported or
+        // failed on it).
+        let mut forged = block(1);
+        forged.header = {
+            let mut header: alloy_consensus::Header =
+                alloy_rlp::Decodable::decode(&mut forged.header.as_ref()).expect("header");
+            header.extra_data = alloy_primitives::Bytes::from_static(b"forged");
+            alloy_rlp::encode(&header).into()
+        };
+        forged.certificate = Default::default();
+        blobs.push(post(1, vec![forged]));
+        // A copy of certified block `last_certified + 1` alone, before its ancestors: held
+        // until they arrive.
+        blobs.push(post(
+            last_certified as u64 + 1,
+            vec![block(last_certified + 1)],
+        ));
+        // The real block 1 with a broken certificate: the blob is skipped.
+        let mut broken = block(1);
+        if broken.certificate.is_empty() {
+            broken.certificate = block(last_certified + 1).certificate;
+        }
+        let mut bytes = broken.certificate.to_vec();
+        let end = bytes.len() - 1;
+        bytes[end] ^= 1;
+        broken.certificate = bytes.into();
+        blobs.push(post(1, vec![broken]));
+        // Then the real chain, in two blobs.
+        let split = chain.len() / 2;
+        blobs.push(post(1, (1..=split).map(block).collect()));
+        blobs.push(post(
+            split as u64 + 1,
+            (split + 1..=chain.len()).map(block).collect(),
+        ));
+        for blob in blobs {
+            client
+                .blob_submit(&[blob], celestia_rpc::TxConfig::default())
+                .await
+                .expect("submit");
+        }
+
+        let (_dir, engine) = crate::common::temp_engine(spec.clone());
+        engine.init_genesis().expect("genesis");
+        let source =
+            hauptbuch_reth::derive::DaSource::connect(&server.http_url(), Some(&token), namespace)
+                .await
+                .expect("source");
+        let config = hauptbuch_reth::derive::DeriveConfig {
+            from_height: None,
+            end: hauptbuch_reth::derive::DeriveEnd::NetworkHead,
+            certificates: Some(consensus::CertificateVerifier::new(&spec, &validators)),
+        };
+        let stats = hauptbuch_reth::derive::derive(
+            &engine,
+            &source,
+            &config,
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .expect("derivation");
+        let head = engine.head().expect("head");
+        assert_eq!(head.hash(), expected, "{stats:?}");
+        assert_eq!(head.number, last_certified as u64 + 1);
+        assert_eq!(
+            stats.skipped_blobs, 1,
+            "the broken certificate's blob: {stats:?}"
+        );
+        assert_eq!(stats.held, chain.len() - last_certified - 1, "{stats:?}");
+        assert!(stats.certified >= 1, "{stats:?}");
+        server.stop().await.expect("stop DA");
+    });
+}
