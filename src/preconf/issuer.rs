@@ -5,11 +5,18 @@
 //!
 //! [`Preconfer::send`] validates the transaction through the pool (same errors as
 //! `eth_sendRawTransaction`), then queues it for the issuer task. The task takes everything
-//! queued (up to [`MAX_BATCH`]) as one *batch*: under the state lock it assigns positions in
-//! arrival order, signs each preconfirmation with ed25519 and the batch's Merkle root with
-//! ML-DSA-65, writes the batch in one fsync'd redb transaction, updates the in-memory promises and
-//! only then answers. While one batch is signed and committed the next one queues, so batches grow
-//! with load and latency stays about one commit.
+//! queued (up to [`MAX_BATCH`]) as one *batch*. Under the state lock (briefly) it assigns
+//! positions in arrival order and records them as promises the block builder honours; then,
+//! without the lock, it signs each preconfirmation with ed25519 and the batch's Merkle root with
+//! ML-DSA-65, writes the batch in one fsync'd redb transaction, and only then answers. While one
+//! batch is signed and committed the next one queues, so batches grow with load and latency stays
+//! about one commit; RPC calls and the block builder never wait for a signature or an fsync.
+//!
+//! A position is promised to the builder before the batch is durable. If the node dies in
+//! between, the block may hold the transaction at that position although no preconfirmation was
+//! returned, which breaks nothing. If the store cannot be written, the issuer stops: that batch
+//! and every later request get the store error (the positions already handed to the builder are
+//! not reused, so no later promise can point at a wrong index).
 //!
 //! Between entering the pool and being promised, a transaction is *in flight*: the block builder
 //! takes none of its sender's pool transactions, or a block sealed in that gap could include it
@@ -32,7 +39,8 @@
 //! # Invariants
 //!
 //! - Every preconfirmation returned is in the store; every stored promise for a block above the
-//!   head is in `promised` (rebuilt from the store on start) and given to the builder.
+//!   head is in `promised` (rebuilt from the store on start) and given to the builder; batches are
+//!   stored in the order their positions were assigned.
 //! - Positions of one block are gapless from 0 and hash-chained through `parent_hash`.
 //!
 //! # Assumptions
@@ -124,12 +132,9 @@ struct State {
     promised: BTreeMap<u64, Vec<Promise>>,
     /// Next nonce per sender after its preconfirmed transactions.
     next_nonce: HashMap<Address, u64>,
-    /// Transactions admitted to the pool for a preconfirmation that the issuer has not yet
-    /// promised or refused, with their senders. The builder leaves these senders' transactions
-    /// alone meanwhile: a block taking such a transaction from the pool before its position is
-    /// assigned would break the promise made a moment later.
-    in_flight: HashMap<B256, Address>,
     next_batch: u64,
+    /// Why issuing stopped (the store could not be written), if it did.
+    failed: Option<String>,
 }
 
 struct Request {
@@ -147,6 +152,12 @@ struct Inner {
     pool: TxPool,
     config: PreconfConfig,
     state: Mutex<State>,
+    /// Transactions admitted to the pool for a preconfirmation that the issuer has not yet
+    /// promised or refused, with their senders. The builder leaves these senders' transactions
+    /// alone meanwhile: a block taking such a transaction from the pool before its position is
+    /// assigned would break the promise made a moment later. Its own lock, taken after `state`
+    /// when both are needed, so `send` never waits for a batch.
+    in_flight: Mutex<HashMap<B256, Address>>,
     queue: mpsc::Sender<Request>,
     events: broadcast::Sender<Arc<SignedPreconfirmation>>,
 }
@@ -209,8 +220,8 @@ impl Preconfer {
             closed_through: head,
             promised: BTreeMap::new(),
             next_nonce: HashMap::default(),
-            in_flight: HashMap::default(),
             next_batch: store.next_batch_id()?,
+            failed: None,
         };
         let provider = engine.db().provider()?;
         let reloaded = store.promised_from(head + 1)?;
@@ -254,6 +265,7 @@ impl Preconfer {
                 pool,
                 config,
                 state: Mutex::new(state),
+                in_flight: Mutex::default(),
                 queue,
                 events,
             }),
@@ -300,8 +312,11 @@ impl Preconfer {
         };
         let tx = pool.recover_raw(&raw).map_err(pool_error)?;
         let hash = *tx.tx_hash();
+        if let Some(reason) = self.state().failed.clone() {
+            return Err(PreconfError::Store(reason));
+        }
         // Reserved before it enters the pool, so no block takes it ahead of its promise.
-        self.state().in_flight.insert(hash, tx.signer());
+        self.in_flight().insert(hash, tx.signer());
         let added = self
             .inner
             .engine
@@ -313,7 +328,7 @@ impl Preconfer {
                     .map_err(pool_error)
             });
         if let Err(error) = added {
-            self.state().in_flight.remove(&hash);
+            self.in_flight().remove(&hash);
             return Err(error);
         }
         let (reply, answer) = oneshot::channel();
@@ -324,7 +339,7 @@ impl Preconfer {
             reply,
         };
         if self.inner.queue.send(request).await.is_err() {
-            self.state().in_flight.remove(&hash);
+            self.in_flight().remove(&hash);
             pool.remove(&[hash]);
             return Err(PreconfError::Stopped);
         }
@@ -370,7 +385,7 @@ impl Preconfer {
                 .promised
                 .range(number + 1..)
                 .flat_map(|(_, p)| p.iter().map(|p| p.tx.signer()))
-                .chain(state.in_flight.values().copied())
+                .chain(self.in_flight().values().copied())
                 .collect();
             (promised, excluded, later_senders)
         };
@@ -402,57 +417,72 @@ impl Preconfer {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn in_flight(&self) -> MutexGuard<'_, HashMap<B256, Address>> {
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Assigns, signs, persists and answers one batch (blocking: signing and fsync).
     fn issue(&self, requests: Vec<Request>) {
         let mut state = self.state();
         // Promised or refused before the lock is released.
-        for request in &requests {
-            state.in_flight.remove(request.tx.tx_hash());
-        }
-        let outcome = self.issue_locked(&mut state, requests);
-        drop(state);
-        let (answers, refused) = match outcome {
-            Ok(done) => done,
-            Err((error, requests)) => {
-                tracing::error!(%error, "cannot issue preconfirmations");
-                let hashes: Vec<B256> = requests.iter().map(|r| *r.tx.tx_hash()).collect();
-                self.inner.pool.remove(&hashes);
-                for request in requests {
-                    let _ = request
-                        .reply
-                        .send(Err(PreconfError::Store(error.to_string())));
-                }
-                return;
+        {
+            let mut in_flight = self.in_flight();
+            for request in &requests {
+                in_flight.remove(request.tx.tx_hash());
             }
-        };
+        }
+        if let Some(reason) = state.failed.clone() {
+            drop(state);
+            let hashes: Vec<B256> = requests.iter().map(|r| *r.tx.tx_hash()).collect();
+            self.inner.pool.remove(&hashes);
+            for request in requests {
+                let _ = request.reply.send(Err(PreconfError::Store(reason.clone())));
+            }
+            return;
+        }
+        let Assigned {
+            mut answers,
+            refused,
+            issued,
+            batch_id,
+        } = self.assign(&mut state, requests);
+        drop(state);
         if !refused.is_empty() {
             self.inner.pool.remove(&refused);
         }
-        for (reply, answer) in answers {
-            if let Ok(signed) = &answer {
-                // No subscriber is not an error.
-                let _ = self.inner.events.send(Arc::new(signed.clone()));
+        if !issued.is_empty() {
+            match self.sign_and_store(batch_id, &issued) {
+                Ok(signed) => {
+                    for ((request, _), signed) in issued.into_iter().zip(signed) {
+                        // No subscriber is not an error.
+                        let _ = self.inner.events.send(Arc::new(signed.clone()));
+                        answers.push((request.reply, Ok(signed)));
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot store preconfirmations; issuing stops");
+                    self.state().failed = Some(error.to_string());
+                    let hashes: Vec<B256> = issued.iter().map(|(r, _)| *r.tx.tx_hash()).collect();
+                    self.inner.pool.remove(&hashes);
+                    for (request, _) in issued {
+                        answers.push((request.reply, Err(PreconfError::Store(error.to_string()))));
+                    }
+                }
             }
+        }
+        for (reply, answer) in answers {
             let _ = reply.send(answer);
         }
     }
 
-    #[expect(clippy::type_complexity, reason = "private plumbing of one batch")]
-    fn issue_locked(
-        &self,
-        state: &mut State,
-        requests: Vec<Request>,
-    ) -> std::result::Result<
-        (
-            Vec<(
-                oneshot::Sender<Result<SignedPreconfirmation>>,
-                Result<SignedPreconfirmation>,
-            )>,
-            Vec<B256>,
-        ),
-        (PreconfError, Vec<Request>),
-    > {
+    /// Assigns positions to `requests` in arrival order (or refuses them) and promises them to
+    /// the builder. Runs under the state lock; no signing, no I/O but account reads.
+    fn assign(&self, state: &mut State, requests: Vec<Request>) -> Assigned {
         let inner = &self.inner;
+        let mut answers = Vec::with_capacity(requests.len());
         let (head, provider) = match inner
             .engine
             .head()
@@ -460,15 +490,23 @@ impl Preconfer {
             .and_then(|h| Ok((h, inner.engine.db().provider()?)))
         {
             Ok(x) => x,
-            Err(e) => return Err((e, requests)),
+            Err(e) => {
+                let refused = requests.iter().map(|r| *r.tx.tx_hash()).collect();
+                for request in requests {
+                    answers.push((request.reply, Err(PreconfError::Store(e.to_string()))));
+                }
+                return Assigned {
+                    answers,
+                    refused,
+                    issued: Vec::new(),
+                    batch_id: state.next_batch,
+                };
+            }
         };
-        let mut cursor = state.cursor;
         let floor = state.closed_through.max(head.number) + 1;
-        if cursor.block < floor {
-            cursor = Cursor::fresh(floor);
+        if state.cursor.block < floor {
+            state.cursor = Cursor::fresh(floor);
         }
-        let mut next_nonce: HashMap<Address, u64> = HashMap::default();
-        let mut answers = Vec::with_capacity(requests.len());
         let mut refused = Vec::new();
         let mut issued: Vec<(Request, Preconfirmation)> = Vec::with_capacity(requests.len());
         let ed25519_key = inner.keys.ed25519.verifying_key().to_bytes();
@@ -484,9 +522,9 @@ impl Preconfer {
                     continue;
                 }
             };
-            let expected = next_nonce
+            let expected = state
+                .next_nonce
                 .get(&sender)
-                .or_else(|| state.next_nonce.get(&sender))
                 .copied()
                 .unwrap_or(0)
                 .max(on_chain);
@@ -501,8 +539,9 @@ impl Preconfer {
                 continue;
             }
             let gas = request.tx.gas_limit();
+            let cursor = &mut state.cursor;
             if cursor.index > 0 && cursor.gas.saturating_add(gas) > head.gas_limit {
-                cursor = Cursor::fresh(cursor.block + 1);
+                *cursor = Cursor::fresh(cursor.block + 1);
             }
             let preconf = Preconfirmation {
                 chain_id: inner.chain_id,
@@ -520,15 +559,36 @@ impl Preconfer {
             cursor.index += 1;
             cursor.gas += gas;
             cursor.last_hash = preconf.hash();
-            next_nonce.insert(sender, nonce + 1);
+            state.next_nonce.insert(sender, nonce + 1);
+            state
+                .promised
+                .entry(preconf.block_number)
+                .or_default()
+                .push(Promise {
+                    tx: request.tx.clone(),
+                });
             issued.push((request, preconf));
         }
-        drop(provider);
-        if issued.is_empty() {
-            return Ok((answers, refused));
-        }
-
         let batch_id = state.next_batch;
+        if !issued.is_empty() {
+            state.next_batch += 1;
+        }
+        Assigned {
+            answers,
+            refused,
+            issued,
+            batch_id,
+        }
+    }
+
+    /// Signs batch `batch_id` (ed25519 per preconfirmation, ML-DSA-65 over the Merkle root) and
+    /// writes it durably; returns the preconfirmations to answer with. Runs without the lock.
+    fn sign_and_store(
+        &self,
+        batch_id: u64,
+        issued: &[(Request, Preconfirmation)],
+    ) -> Result<Vec<SignedPreconfirmation>> {
+        let inner = &self.inner;
         let leaves: Vec<[u8; 32]> = issued.iter().map(|(_, p)| p.hash().0).collect();
         let tree = MerkleTree::<Keccak256>::from_leaves(&leaves);
         let root = B256::from(tree.root().unwrap_or_default());
@@ -578,30 +638,32 @@ impl Preconfer {
                 raw: request.raw.clone(),
             })
             .collect();
-        if let Err(error) = inner.store.write_batch(batch_id, &batch, &stored) {
-            // The refused ones are answered as refused; the rest get the store error.
-            for (reply, answer) in answers {
-                let _ = reply.send(answer);
-            }
-            return Err((error, issued.into_iter().map(|(r, _)| r).collect()));
-        }
-        // Durable: now the promises count.
-        state.next_batch = batch_id + 1;
-        state.cursor = cursor;
-        state.next_nonce.extend(next_nonce);
-        for ((request, preconf), stored) in issued.into_iter().zip(stored) {
-            state
-                .promised
-                .entry(preconf.block_number)
-                .or_default()
-                .push(Promise { tx: request.tx });
-            let mut signed = stored.signed;
-            signed.batch.signature = batch.signature.clone();
-            signed.issuer.ml_dsa65 = batch.ml_dsa65.clone();
-            answers.push((request.reply, Ok(signed)));
-        }
-        Ok((answers, refused))
+        inner.store.write_batch(batch_id, &batch, &stored)?;
+        Ok(stored
+            .into_iter()
+            .map(|stored| {
+                let mut signed = stored.signed;
+                signed.batch.signature = batch.signature.clone();
+                signed.issuer.ml_dsa65 = batch.ml_dsa65.clone();
+                signed
+            })
+            .collect())
     }
+}
+
+/// One batch after assignment.
+struct Assigned {
+    /// Answers already decided (refusals).
+    answers: Vec<(
+        oneshot::Sender<Result<SignedPreconfirmation>>,
+        Result<SignedPreconfirmation>,
+    )>,
+    /// Transactions refused (to remove from the pool).
+    refused: Vec<B256>,
+    /// Requests given a position, with it.
+    issued: Vec<(Request, Preconfirmation)>,
+    /// The batch id, when anything was issued.
+    batch_id: u64,
 }
 
 impl IssuerTask {
