@@ -373,6 +373,46 @@ async fn a_preconfirmation_survives_sigkill_before_its_block_and_is_honoured_aft
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_preconfirmation_broken_after_sigkill_is_reported_violated_not_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let datadir = dir.path().join("data");
+    let node = NodeProcess::start(&datadir, &["--dev", "--dev.block-time", "30s"]);
+    let client = node.client();
+    eventually("block 1", || async {
+        let number: U64 = client
+            .request("eth_blockNumber", rpc_params![])
+            .await
+            .expect("blockNumber");
+        (number >= U64::from(1)).then_some(())
+    })
+    .await;
+    let preconf = preconfirm(&client, raw_transfer(1, 0, Address::repeat_byte(4), 9)).await;
+    drop(node); // SIGKILL before the promised block
+
+    // After the restart the promised block is built without it (fault injection): the node
+    // still knows the promise and reports it violated, with evidence the verifier accepts.
+    let node = NodeProcess::start(
+        &datadir,
+        &[
+            "--dev",
+            "--dev.block-time",
+            "200ms",
+            "--preconf.dev-break-promises",
+        ],
+    );
+    let client = node.client();
+    let fetched: Option<SignedPreconfirmation> = client
+        .request("hb_getPreconfirmation", rpc_params![preconf.tx_hash])
+        .await
+        .expect("get");
+    assert_eq!(fetched.as_ref(), Some(&preconf), "kept across SIGKILL");
+    assert_eq!(settled(&client, preconf.tx_hash).await, "violated");
+    let proof = inclusion_proof(&client, preconf.tx_hash).await;
+    let verdict = verify(&preconf, Some(&proof), None).expect("evidence verifies");
+    assert!(matches!(verdict, Verdict::Violated { .. }), "{verdict:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_transactions_get_the_pool_errors_and_no_preconfirmation() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = NodeProcess::start(dir.path(), &["--dev", "--dev.block-time", "1s"]);
