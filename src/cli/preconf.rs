@@ -21,7 +21,8 @@ pub struct PreconfCommand {
 enum PreconfSubcommand {
     /// Verify a preconfirmation (the JSON `hb_sendPreconfTransaction`/`hb_getPreconfirmation`
     /// returned): both signatures and the batch proof; with `--proof` (the JSON of
-    /// `hb_getInclusionProof`), whether the promise was honoured or violated.
+    /// `hb_getInclusionProof`) or `--block` (the promised block), whether the promise was
+    /// honoured or violated; with `--chain`, that the proof's block is final.
     Verify(VerifyArgs),
 }
 
@@ -32,6 +33,14 @@ struct VerifyArgs {
     /// Inclusion proof JSON of the promised position.
     #[arg(long)]
     proof: Option<PathBuf>,
+    /// The promised block instead of a proof: the JSON of `eth_getBlockByNumber(n, true)`
+    /// (its hash and transactions root are checked; trust it as you trust its source).
+    #[arg(long, conflicts_with = "proof")]
+    block: Option<PathBuf>,
+    /// `devnet` or a genesis file: the proof's finalization certificate must verify against its
+    /// validator set (`hauptbuch.validators`), proving the block final.
+    #[arg(long, value_name = "CHAIN_OR_PATH", requires = "proof")]
+    chain: Option<String>,
     /// `hb_capabilities` JSON (or its `keys` object) holding the trusted sequencer keys.
     #[arg(long)]
     keys: Option<PathBuf>,
@@ -47,9 +56,17 @@ impl PreconfCommand {
         let PreconfSubcommand::Verify(args) = self.command;
         let preconf: SignedPreconfirmation =
             parse("preconfirmation", &read(&args.preconf, "preconfirmation")?)?;
-        let proof: Option<InclusionProof> = match &args.proof {
-            Some(path) => Some(parse("inclusion proof", &read(path, "proof")?)?),
-            None => None,
+        let proof: Option<InclusionProof> = match (&args.proof, &args.block) {
+            (Some(path), _) => Some(parse("inclusion proof", &read(path, "proof")?)?),
+            (None, Some(path)) => Some(InclusionProof::from_block_json(
+                &read(path, "block")?,
+                preconf.tx_index.to::<u64>(),
+            )?),
+            (None, None) => None,
+        };
+        let finality = match (&args.chain, &proof) {
+            (Some(chain), Some(proof)) => Some(finality(chain, proof)?),
+            _ => None,
         };
         let trusted: Option<IssuerKeysJson> = match &args.keys {
             Some(path) => {
@@ -78,6 +95,9 @@ impl PreconfCommand {
                 ", keys not checked: pass --keys"
             }
         );
+        if let Some(finality) = finality {
+            println!("{finality}");
+        }
         match verdict {
             Verdict::Signed => {
                 println!(
@@ -103,4 +123,33 @@ impl PreconfCommand {
             }
         }
     }
+}
+
+/// Checks the proof's finalization certificate against the chainspec's validator set.
+fn finality(chain: &str, proof: &InclusionProof) -> eyre::Result<String> {
+    let spec = crate::chainspec::ChainSpec::from_arg(chain)
+        .map_err(|e| eyre::eyre!("invalid --chain `{chain}`: {e}"))?;
+    let validators = crate::consensus::ValidatorSet::from_chainspec(&spec.hauptbuch.validators)
+        .map_err(|e| eyre::eyre!("--chain `{chain}` has no usable validator set: {e}"))?;
+    let Some(certificate) = &proof.finalization_certificate else {
+        return Ok(format!(
+            "final: not shown (block {} carries no certificate of its own; a descendant's covers it)",
+            proof.block_number
+        ));
+    };
+    let view = crate::consensus::CertificateVerifier::new(&spec, &validators)
+        .verify(certificate, proof.block_hash)
+        .map_err(|e| {
+            eyre::eyre!(
+                "the finalization certificate of block {} does not verify against the validator \
+                 set of --chain `{chain}`: {e}",
+                proof.block_number
+            )
+        })?;
+    Ok(format!(
+        "final: block {} ({}) finalized in view {view} by a quorum of the {} validators",
+        proof.block_number,
+        proof.block_hash,
+        validators.len()
+    ))
 }

@@ -104,6 +104,51 @@ impl InclusionProof {
         }
     }
 
+    /// Proves position `index` of a block given as the JSON of `eth_getBlockByNumber(n, true)`:
+    /// its fields must hash to its `hash` and its transactions to its `transactionsRoot`.
+    pub fn from_block_json(json: &str, index: u64) -> Result<Self> {
+        let block: alloy_rpc_types_eth::Block = super::verify::parse("block", json)?;
+        let hash = block.header.hash;
+        let transactions = block.transactions.try_into_transactions().map_err(|_| {
+            PreconfError::invalid(
+                "block",
+                "it lists transaction hashes only; fetch it with full transactions \
+                 (eth_getBlockByNumber with `true`)",
+            )
+        })?;
+        let header = block.header.inner;
+        if header.hash_slow() != hash {
+            return Err(PreconfError::invalid(
+                "block",
+                format!(
+                    "its fields hash to {}, not its hash {hash}",
+                    header.hash_slow()
+                ),
+            ));
+        }
+        let block = Block {
+            header,
+            body: alloy_consensus::BlockBody {
+                transactions: transactions.into_iter().map(|tx| tx.into_inner()).collect(),
+                ommers: Vec::new(),
+                withdrawals: block.withdrawals,
+            },
+        };
+        let root = alloy_consensus::proofs::calculate_transaction_root(&block.body.transactions);
+        if root != block.header.transactions_root {
+            return Err(PreconfError::invalid(
+                "block",
+                format!(
+                    "its transactions have root {root}, not its transactionsRoot {}",
+                    block.header.transactions_root
+                ),
+            ));
+        }
+        let index =
+            usize::try_from(index).map_err(|_| PreconfError::invalid("txIndex", "too large"))?;
+        Ok(Self::build(&block, hash, index))
+    }
+
     /// Checks the header against `blockHash`, the root and the MPT proof; returns the hash of
     /// the transaction proven at `txIndex` (`None`: the block has no transaction there).
     pub fn verify(&self) -> Result<Option<B256>> {

@@ -151,6 +151,75 @@ async fn preconfirmations_are_hash_chained_signed_with_the_advertised_keys_and_h
     let output = cli_verify(dir.path(), &preconf, Some(&proof), Some(&caps.to_string()));
     assert!(output.status.success(), "{}", text(&output));
     assert!(text(&output).contains("honoured"), "{}", text(&output));
+
+    // Or with the promised block itself (eth_getBlockByNumber with full transactions).
+    let block: Value = client
+        .request(
+            "eth_getBlockByNumber",
+            rpc_params![issued[4].block_number, true],
+        )
+        .await
+        .expect("block");
+    let verify_with_block = |block: &Value, extra: &[&str]| {
+        let block_path = dir.path().join("block.json");
+        std::fs::write(&block_path, block.to_string()).expect("write block");
+        let preconf_path = dir.path().join("preconf-b.json");
+        std::fs::write(&preconf_path, &preconf).expect("write preconf");
+        Command::new(binary())
+            .args(["preconf", "verify"])
+            .arg(&preconf_path)
+            .arg("--block")
+            .arg(&block_path)
+            .args(extra)
+            .output()
+            .expect("run verifier")
+    };
+    let output = verify_with_block(&block, &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("honoured"), "{}", text(&output));
+    // A block whose transactions were changed does not match its transactionsRoot.
+    let mut tampered = block.clone();
+    tampered["transactions"][0]["value"] = Value::from("0x1234");
+    let output = verify_with_block(&tampered, &[]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("transactionsRoot"),
+        "{}",
+        text(&output)
+    );
+    // Only hashes: a clear error.
+    let hashes: Value = client
+        .request(
+            "eth_getBlockByNumber",
+            rpc_params![issued[4].block_number, false],
+        )
+        .await
+        .expect("block");
+    let output = verify_with_block(&hashes, &[]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("full transactions"),
+        "{}",
+        text(&output)
+    );
+
+    // `--chain`: the --dev node's certificates are signed by its own dev key; the built-in
+    // devnet chainspec names no validator set to check them against: a clear refusal.
+    let mut command = Command::new(binary());
+    let output = command
+        .args(["preconf", "verify"])
+        .arg(dir.path().join("preconf.json"))
+        .arg("--proof")
+        .arg(dir.path().join("proof.json"))
+        .args(["--chain", "devnet"])
+        .output()
+        .expect("run verifier");
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("has no usable validator set"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
