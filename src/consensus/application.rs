@@ -68,6 +68,8 @@ pub struct ChainApplication {
     /// much before the block time is up, so the block is ready on time rather than late by its
     /// own build time.
     build_time: Arc<Mutex<Duration>>,
+    /// Test-only fault injection (debug builds): proposals carry a wrong state root.
+    corrupt_proposals: bool,
 }
 
 impl ChainApplication {
@@ -87,7 +89,16 @@ impl ChainApplication {
             block_time,
             seen: Default::default(),
             build_time: Default::default(),
+            corrupt_proposals: false,
         }
+    }
+
+    /// Test-only fault injection, honoured in debug builds: this validator proposes blocks whose
+    /// state root is wrong (a Byzantine or broken proposer), which honest validators must not
+    /// vote for.
+    pub fn with_corrupt_proposals(mut self, corrupt: bool) -> Self {
+        self.corrupt_proposals = corrupt;
+        self
     }
 
     /// When a proposal on a parent seen at `seen` starts building: `block_time` after it, less
@@ -295,7 +306,12 @@ impl ChainApplication {
                 .map(|built| (built, included.is_empty()))
         })
         .await??;
-        let (built, on_head) = built;
+        let (mut built, on_head) = built;
+        if cfg!(debug_assertions) && self.corrupt_proposals {
+            built.block.header.state_root = B256::repeat_byte(0xba);
+            built.hash = built.block.header.hash_slow();
+            tracing::warn!(hash = %built.hash, "fault injection: proposing a block with a wrong state root");
+        }
         if !built.rejected.is_empty() && on_head {
             // Built on the committed head: the rejections are against final state.
             let hashes: Vec<B256> = built.rejected.iter().map(|(hash, _)| *hash).collect();

@@ -134,6 +134,8 @@ pub struct ValidatorConfig {
     pub preconf: Option<crate::preconf::Preconfer>,
     /// The bound on blocks not yet posted to DA, on a node that posts (else `None`).
     pub unposted_bound: Option<UnpostedBound>,
+    /// Test-only fault injection (debug builds): propose blocks with a wrong state root.
+    pub corrupt_proposals: bool,
 }
 
 impl std::fmt::Debug for ValidatorConfig {
@@ -352,7 +354,8 @@ where
     let application =
         ChainApplication::new(engine, pool, config.validators.clone(), config.block_time)
             .with_preconf(config.preconf.clone())
-            .with_unposted_bound(config.unposted_bound.clone());
+            .with_unposted_bound(config.unposted_bound.clone())
+            .with_corrupt_proposals(config.corrupt_proposals);
     let inline = Inline::new(context.child("inline"), application, mailbox, epocher);
     let leader_timeout = config.leader_timeout();
     let simplex = simplex::Engine::new(

@@ -242,6 +242,7 @@ pub(super) async fn start(
         partition_prefix: "node".into(),
         preconf,
         unposted_bound,
+        corrupt_proposals: false,
     };
     consensus::start_validator(
         context.child("consensus"),

@@ -40,6 +40,8 @@ struct Node {
     handles: Option<ValidatorHandles>,
     /// The bound on unposted blocks this validator's proposals honour, if any.
     unposted_bound: Option<UnpostedBound>,
+    /// Fault injection: this validator proposes blocks with a wrong state root.
+    corrupt_proposals: bool,
 }
 
 struct Cluster {
@@ -102,6 +104,7 @@ impl Cluster {
                     _dir: dir,
                     handles: None,
                     unposted_bound: None,
+                    corrupt_proposals: false,
                 }
             })
             .collect();
@@ -138,6 +141,7 @@ impl Cluster {
             partition_prefix: format!("validator-{index}"),
             preconf: None,
             unposted_bound: node.unposted_bound.clone(),
+            corrupt_proposals: node.corrupt_proposals,
         };
         let handles = consensus::start_validator(
             self.context
@@ -309,6 +313,53 @@ fn four_validators_finalize_the_same_chain_with_transactions() {
                 .verify(&certificate, hash)
                 .is_err()
         );
+    });
+}
+
+#[test]
+fn a_block_that_fails_execution_is_not_voted_for_and_the_chain_goes_on() {
+    simulate(7, async |cluster| {
+        // Validator 0 proposes blocks with a wrong state root whenever it leads.
+        cluster.nodes[0].corrupt_proposals = true;
+        for i in 0..VALIDATORS {
+            cluster.start(i).await;
+        }
+        cluster
+            .wait_for(&[0, 1, 2, 3], 12, Duration::from_secs(120))
+            .await;
+        let low = cluster.assert_consistent();
+        // Its views timed out: no finalized block is its, on any validator, and every block
+        // on the chain executes to the state root its header names (validator 0 itself
+        // re-executed the others' blocks to follow them).
+        let bad_proposer = alloy_primitives::Address::with_last_byte(1);
+        for node in &cluster.nodes {
+            let provider = node.engine.db().provider().expect("provider");
+            for number in 1..=low {
+                let header = provider
+                    .header_by_number(number)
+                    .expect("header")
+                    .expect("committed");
+                assert_ne!(
+                    header.beneficiary, bad_proposer,
+                    "block {number} by the corrupt proposer was finalized"
+                );
+                assert_ne!(header.state_root, alloy_primitives::B256::repeat_byte(0xba));
+            }
+        }
+        let proposers: std::collections::HashSet<_> = (1..=low)
+            .map(|n| {
+                cluster.nodes[1]
+                    .engine
+                    .db()
+                    .provider()
+                    .expect("provider")
+                    .header_by_number(n)
+                    .expect("header")
+                    .expect("committed")
+                    .beneficiary
+            })
+            .collect();
+        assert!(proposers.len() >= 2, "the honest leaders carried the chain");
     });
 }
 
