@@ -453,6 +453,30 @@ async fn copies_on_da(server: &DaServerHandle) -> BTreeMap<u64, usize> {
     copies
 }
 
+/// A DA server and the data dirs of a primary and a standby poster.
+struct Pair {
+    _da_dir: tempfile::TempDir,
+    primary_dir: tempfile::TempDir,
+    standby_dir: tempfile::TempDir,
+    server: DaServerHandle,
+    token: String,
+}
+
+impl Pair {
+    async fn start() -> Self {
+        let da_dir = tempfile::tempdir().expect("tempdir");
+        let server = start_da(da_dir.path(), "127.0.0.1:0".parse().expect("addr")).await;
+        let token = admin_token(&server);
+        Self {
+            _da_dir: da_dir,
+            primary_dir: tempfile::tempdir().expect("dir"),
+            standby_dir: tempfile::tempdir().expect("dir"),
+            server,
+            token,
+        }
+    }
+}
+
 fn standby(mut config: DaExExConfig, failover_delay: Duration) -> DaExExConfig {
     config.poster.rank = 1;
     config.poster.failover_delay = failover_delay;
@@ -461,13 +485,13 @@ fn standby(mut config: DaExExConfig, failover_delay: Duration) -> DaExExConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_posts_nothing_while_the_primary_posts_and_finds_the_same_blocks_firm() {
-    let da_dir = tempfile::tempdir().expect("tempdir");
-    let (primary_dir, standby_dir) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let server = start_da(da_dir.path(), "127.0.0.1:0".parse().expect("addr")).await;
-    let token = admin_token(&server);
+    let Pair {
+        _da_dir,
+        primary_dir,
+        standby_dir,
+        server,
+        token,
+    } = Pair::start().await;
     let mut primary = RunningExEx::start(
         config(server.http_url(), Some(token.clone()), primary_dir.path()),
         None,
@@ -508,13 +532,13 @@ async fn a_standby_posts_nothing_while_the_primary_posts_and_finds_the_same_bloc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_posts_what_the_primary_leaves_out_and_stands_by_again_when_it_returns() {
-    let da_dir = tempfile::tempdir().expect("tempdir");
-    let (primary_dir, standby_dir) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let server = start_da(da_dir.path(), "127.0.0.1:0".parse().expect("addr")).await;
-    let token = admin_token(&server);
+    let Pair {
+        _da_dir,
+        primary_dir,
+        standby_dir,
+        server,
+        token,
+    } = Pair::start().await;
     let mut standby_exex = RunningExEx::start(
         standby(
             config(server.http_url(), Some(token.clone()), standby_dir.path()),

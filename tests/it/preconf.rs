@@ -397,14 +397,11 @@ async fn a_broken_promise_is_reported_violated_and_the_verifier_proves_it() {
     assert!(text(&output).contains("violated"), "{}", text(&output));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_preconfirmation_survives_sigkill_before_its_block_and_is_honoured_after_restart() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let datadir = dir.path().join("data");
-    // Long block time: the promised block cannot be sealed before the kill.
-    let node = NodeProcess::start(&datadir, &["--dev", "--dev.block-time", "30s"]);
+/// A `--dev` node with 30 s blocks, past block 1 (built at once on start): promises go to
+/// block 2, which cannot be sealed before the test kills the node.
+async fn slow_dev_node(datadir: &Path) -> (NodeProcess, HttpClient) {
+    let node = NodeProcess::start(datadir, &["--dev", "--dev.block-time", "30s"]);
     let client = node.client();
-    // The producer builds block 1 at once on start; promise positions in block 2, 30 s away.
     eventually("block 1", || async {
         let number: U64 = client
             .request("eth_blockNumber", rpc_params![])
@@ -413,6 +410,14 @@ async fn a_preconfirmation_survives_sigkill_before_its_block_and_is_honoured_aft
         (number >= U64::from(1)).then_some(())
     })
     .await;
+    (node, client)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_preconfirmation_survives_sigkill_before_its_block_and_is_honoured_after_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let datadir = dir.path().join("data");
+    let (node, client) = slow_dev_node(&datadir).await;
     let mut issued = Vec::new();
     for nonce in 0..3 {
         issued.push(preconfirm(&client, raw_transfer(2, nonce, Address::repeat_byte(3), 7)).await);
@@ -445,16 +450,7 @@ async fn a_preconfirmation_survives_sigkill_before_its_block_and_is_honoured_aft
 async fn a_preconfirmation_broken_after_sigkill_is_reported_violated_not_dropped() {
     let dir = tempfile::tempdir().expect("tempdir");
     let datadir = dir.path().join("data");
-    let node = NodeProcess::start(&datadir, &["--dev", "--dev.block-time", "30s"]);
-    let client = node.client();
-    eventually("block 1", || async {
-        let number: U64 = client
-            .request("eth_blockNumber", rpc_params![])
-            .await
-            .expect("blockNumber");
-        (number >= U64::from(1)).then_some(())
-    })
-    .await;
+    let (node, client) = slow_dev_node(&datadir).await;
     let preconf = preconfirm(&client, raw_transfer(1, 0, Address::repeat_byte(4), 9)).await;
     drop(node); // SIGKILL before the promised block
 
