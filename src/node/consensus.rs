@@ -234,6 +234,14 @@ pub(super) async fn start(
         max_unposted_blocks = ?unposted_bound.as_ref().map(consensus::UnpostedBound::max_blocks),
         "starting validator"
     );
+    if validators.len() > 1 {
+        let peers: Vec<String> = validators
+            .addresses()
+            .filter(|(peer, _)| **peer != key.public_key())
+            .map(|(_, address)| address.to_string())
+            .collect();
+        tokio::spawn(watch_for_stalls(engine.clone(), validators.len(), peers));
+    }
     let config = ValidatorConfig {
         key,
         validators,
@@ -254,4 +262,48 @@ pub(super) async fn start(
         channels,
     )
     .await
+}
+
+/// How long without a finalized block before a validator says what may be wrong.
+const STALL_WARNING: Duration = Duration::from_secs(20);
+
+/// Logs a warning whenever no block was finalized for [`STALL_WARNING`] (once per stall):
+/// the usual causes are peers down or unreachable and a chainspec mismatch, which the p2p
+/// handshake (committing to chain id and genesis) refuses without an error of its own.
+async fn watch_for_stalls(engine: Engine, validators: usize, peers: Vec<String>) {
+    let spec = engine.spec().clone();
+    let quorum = validators - (validators - 1) / 3;
+    let mut last = None;
+    let mut since = tokio::time::Instant::now();
+    let mut warned = false;
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let Ok(head) = engine.head() else { continue };
+        if last != Some(head.number) {
+            last = Some(head.number);
+            since = tokio::time::Instant::now();
+            warned = false;
+            continue;
+        }
+        if !warned && since.elapsed() >= STALL_WARNING {
+            warned = true;
+            tracing::warn!(
+                head = head.number,
+                stalled = ?since.elapsed(),
+                quorum,
+                validators,
+                peers = %peers.join(", "),
+                chain_id = spec.chain_id,
+                genesis = %spec.genesis_hash,
+                "no block finalized for {}s: consensus needs {quorum} of {validators} \
+                 validators. Check that the others run and are reachable at their p2p addresses, \
+                 and that they use the same chainspec (chain id {}, genesis {}): a node with \
+                 another chainspec is refused by the p2p handshake without an error of its own",
+                since.elapsed().as_secs(),
+                spec.chain_id,
+                spec.genesis_hash,
+            );
+        }
+    }
 }

@@ -380,6 +380,55 @@ async fn blocks_on_da(da: &DaServer, spec: &str) -> std::collections::BTreeMap<u
 }
 
 #[test]
+fn a_validator_without_a_quorum_says_what_to_check() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (spec, validators) = network(dir.path(), 2);
+    let port = validators[0].1.to_string();
+    // Validator 1 never starts (as if down, or on another chainspec: the handshake refuses it
+    // the same way): no quorum, no block.
+    let mut child = Command::new(binary())
+        .args([
+            "node",
+            "--chain",
+            &spec,
+            "--validator.key",
+            &validators[0].0,
+        ])
+        .args(["--p2p.addr", "127.0.0.1", "--p2p.port", &port, "--datadir"])
+        .arg(dir.path().join("node0"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start validator");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("no block finalized") {
+                let _ = tx.send(line);
+                return;
+            }
+        }
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(90));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("a stall warning within 90 s");
+    for expected in [
+        "2 of 2 validators",
+        "same chainspec",
+        "genesis 0x",
+        "127.0.0.1:",
+    ] {
+        assert!(line.contains(expected), "`{expected}` missing: {line}");
+    }
+}
+
+#[test]
 fn startup_errors_name_the_problem() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (spec, _) = network(dir.path(), 2);
