@@ -8,11 +8,9 @@
 //! queued (up to [`MAX_BATCH`]) as one *batch*. Under the state lock (briefly) it assigns
 //! positions in arrival order and records them as promises the block builder honours; then,
 //! without the lock, it signs each preconfirmation with ed25519 and the batch's Merkle root with
-//! ML-DSA-65; a second stage writes the batch in one fsync'd redb transaction and only then
-//! answers. The stages overlap: batch `k + 1` is assigned and signed while batch `k` is written,
-//! and the writer takes batches in order. Requests queue meanwhile, so batches grow with load
-//! and latency stays about one commit; RPC calls and the block builder never wait for a
-//! signature or an fsync.
+//! ML-DSA-65, writes the batch in one fsync'd redb transaction, and only then answers. While one
+//! batch is signed and committed the next one queues, so batches grow with load and latency stays
+//! about one commit; RPC calls and the block builder never wait for a signature or an fsync.
 //!
 //! A position is promised to the builder before the batch is durable. If the node dies in
 //! between, the block may hold the transaction at that position although no preconfirmation was
@@ -426,9 +424,8 @@ impl Preconfer {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Stage one of a batch (blocking: signing): assigns positions, answers refusals, signs.
-    /// `None` when nothing is left to store.
-    fn prepare(&self, requests: Vec<Request>) -> Option<Prepared> {
+    /// Assigns, signs, persists and answers one batch (blocking: signing and fsync).
+    fn issue(&self, requests: Vec<Request>) {
         let mut state = self.state();
         // Promised or refused before the lock is released.
         {
@@ -439,11 +436,15 @@ impl Preconfer {
         }
         if let Some(reason) = state.failed.clone() {
             drop(state);
-            self.refuse_all(requests.into_iter(), &reason);
-            return None;
+            let hashes: Vec<B256> = requests.iter().map(|r| *r.tx.tx_hash()).collect();
+            self.inner.pool.remove(&hashes);
+            for request in requests {
+                let _ = request.reply.send(Err(PreconfError::Store(reason.clone())));
+            }
+            return;
         }
         let Assigned {
-            answers,
+            mut answers,
             refused,
             issued,
             batch_id,
@@ -452,60 +453,28 @@ impl Preconfer {
         if !refused.is_empty() {
             self.inner.pool.remove(&refused);
         }
+        if !issued.is_empty() {
+            match self.sign_and_store(batch_id, &issued) {
+                Ok(signed) => {
+                    for ((request, _), signed) in issued.into_iter().zip(signed) {
+                        // No subscriber is not an error.
+                        let _ = self.inner.events.send(Arc::new(signed.clone()));
+                        answers.push((request.reply, Ok(signed)));
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot store preconfirmations; issuing stops");
+                    self.state().failed = Some(error.to_string());
+                    let hashes: Vec<B256> = issued.iter().map(|(r, _)| *r.tx.tx_hash()).collect();
+                    self.inner.pool.remove(&hashes);
+                    for (request, _) in issued {
+                        answers.push((request.reply, Err(PreconfError::Store(error.to_string()))));
+                    }
+                }
+            }
+        }
         for (reply, answer) in answers {
             let _ = reply.send(answer);
-        }
-        if issued.is_empty() {
-            return None;
-        }
-        let (batch, stored) = self.sign(batch_id, &issued);
-        Some(Prepared {
-            batch_id,
-            requests: issued.into_iter().map(|(request, _)| request).collect(),
-            batch,
-            stored,
-        })
-    }
-
-    /// Stage two (blocking: fsync): writes the batch, then answers. Batches arrive in the order
-    /// they were prepared, so they are stored in the order their positions were assigned.
-    fn store_and_answer(&self, prepared: Prepared) {
-        let Prepared {
-            batch_id,
-            requests,
-            batch,
-            stored,
-        } = prepared;
-        if let Some(reason) = self.state().failed.clone() {
-            self.refuse_all(requests.into_iter(), &reason);
-            return;
-        }
-        if let Err(error) = self.inner.store.write_batch(batch_id, &batch, &stored) {
-            tracing::error!(%error, "cannot store preconfirmations; issuing stops");
-            self.state().failed = Some(error.to_string());
-            self.refuse_all(requests.into_iter(), &error.to_string());
-            return;
-        }
-        for (request, stored) in requests.into_iter().zip(stored) {
-            let mut signed = stored.signed;
-            signed.batch.signature = batch.signature.clone();
-            signed.issuer.ml_dsa65 = batch.ml_dsa65.clone();
-            // No subscriber is not an error.
-            let _ = self.inner.events.send(Arc::new(signed.clone()));
-            let _ = request.reply.send(Ok(signed));
-        }
-    }
-
-    /// Answers `requests` with the store error that stopped issuing and drops their
-    /// transactions from the pool.
-    fn refuse_all(&self, requests: impl ExactSizeIterator<Item = Request>, reason: &str) {
-        let requests: Vec<Request> = requests.collect();
-        let hashes: Vec<B256> = requests.iter().map(|r| *r.tx.tx_hash()).collect();
-        self.inner.pool.remove(&hashes);
-        for request in requests {
-            let _ = request
-                .reply
-                .send(Err(PreconfError::Store(reason.to_string())));
         }
     }
 
@@ -612,13 +581,13 @@ impl Preconfer {
         }
     }
 
-    /// Signs batch `batch_id`: ed25519 per preconfirmation, ML-DSA-65 over the Merkle root.
-    /// Runs without the lock.
-    fn sign(
+    /// Signs batch `batch_id` (ed25519 per preconfirmation, ML-DSA-65 over the Merkle root) and
+    /// writes it durably; returns the preconfirmations to answer with. Runs without the lock.
+    fn sign_and_store(
         &self,
         batch_id: u64,
         issued: &[(Request, Preconfirmation)],
-    ) -> (StoredBatch, Vec<StoredPreconf>) {
+    ) -> Result<Vec<SignedPreconfirmation>> {
         let inner = &self.inner;
         let leaves: Vec<[u8; 32]> = issued.iter().map(|(_, p)| p.hash().0).collect();
         let tree = MerkleTree::<Keccak256>::from_leaves(&leaves);
@@ -669,17 +638,17 @@ impl Preconfer {
                 raw: request.raw.clone(),
             })
             .collect();
-        (batch, stored)
+        inner.store.write_batch(batch_id, &batch, &stored)?;
+        Ok(stored
+            .into_iter()
+            .map(|stored| {
+                let mut signed = stored.signed;
+                signed.batch.signature = batch.signature.clone();
+                signed.issuer.ml_dsa65 = batch.ml_dsa65.clone();
+                signed
+            })
+            .collect())
     }
-}
-
-/// A batch assigned and signed, waiting to be stored and answered.
-struct Prepared {
-    batch_id: u64,
-    /// In the order of `stored`.
-    requests: Vec<Request>,
-    batch: StoredBatch,
-    stored: Vec<StoredPreconf>,
 }
 
 /// One batch after assignment.
@@ -698,25 +667,15 @@ struct Assigned {
 }
 
 impl IssuerTask {
-    /// Issues batches until cancelled. Two stages overlap: while batch `k` is written (fsync)
-    /// and answered, batch `k + 1` is assigned and signed.
+    /// Issues batches until cancelled.
     pub async fn run(mut self, cancel: CancellationToken) -> eyre::Result<()> {
-        let (to_store, mut prepared) = mpsc::channel::<Prepared>(1);
-        let storer = self.preconfer.clone();
-        let storing = tokio::spawn(async move {
-            while let Some(batch) = prepared.recv().await {
-                let storer = storer.clone();
-                tokio::task::spawn_blocking(move || storer.store_and_answer(batch)).await?;
-            }
-            Ok::<_, tokio::task::JoinError>(())
-        });
         loop {
             let first = tokio::select! {
                 biased;
-                () = cancel.cancelled() => break,
+                () = cancel.cancelled() => return Ok(()),
                 request = self.queue.recv() => match request {
                     Some(request) => request,
-                    None => break,
+                    None => return Ok(()),
                 },
             };
             let mut batch = vec![first];
@@ -727,16 +686,7 @@ impl IssuerTask {
                 }
             }
             let preconfer = self.preconfer.clone();
-            let prepared = tokio::task::spawn_blocking(move || preconfer.prepare(batch)).await?;
-            if let Some(prepared) = prepared
-                && to_store.send(prepared).await.is_err()
-            {
-                break;
-            }
+            tokio::task::spawn_blocking(move || preconfer.issue(batch)).await?;
         }
-        // Store and answer what was prepared before stopping.
-        drop(to_store);
-        storing.await??;
-        Ok(())
     }
 }
