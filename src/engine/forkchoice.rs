@@ -56,6 +56,10 @@ impl Engine {
         safe: Option<B256>,
         finalized: Option<B256>,
     ) -> Result<ForkchoiceState, EngineError> {
+        // The write transaction first: there is one writer at a time, so no block commit can
+        // move `head`/`safe` between reading the pointers and writing them back (it once did,
+        // and a stale `safe` was written over a newer one).
+        let writer = self.db().writer()?;
         let current = self.forkchoice()?;
         let provider = self.db().provider()?;
         let canonical = |hash: B256| -> Result<BlockRef, EngineError> {
@@ -87,7 +91,6 @@ impl Engine {
             )));
         }
         drop(provider);
-        let writer = self.db().writer()?;
         writer.set_pointer("safe", safe.hash)?;
         writer.set_pointer("finalized", finalized.hash)?;
         writer.commit()?;
