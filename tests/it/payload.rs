@@ -136,3 +136,41 @@ fn blocks_build_and_validate_on_pending_parents() {
         assert_eq!(balance, Some(4));
     }
 }
+
+#[test]
+fn a_finalized_update_racing_block_commits_never_moves_safe_back() {
+    let spec = ChainSpec::from_arg("devnet").expect("devnet");
+    let (_dir, engine) = temp_engine(spec.clone());
+    engine.init_genesis().expect("genesis");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // What the DA ExEx does: move `finalized` up to blocks already committed, in a loop.
+    let finalizer = {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let safe = engine.forkchoice().expect("forkchoice").safe;
+                let _ = engine.update_forkchoice(None, Some(safe.hash));
+            }
+        })
+    };
+    // What the finalizer does: commit blocks, each moving head and safe.
+    for n in 1..=200u64 {
+        let attributes = BlockAttributes {
+            timestamp: 12 + n,
+            gas_limit: spec.genesis_header.gas_limit,
+            ..Default::default()
+        };
+        let payload = engine.build_payload(attributes, []).expect("build");
+        engine
+            .import_finalized(payload.block, None)
+            .expect("commit");
+        let forkchoice = engine.forkchoice().expect("forkchoice");
+        assert_eq!(
+            forkchoice.safe.number, n,
+            "safe moved back under block {n} (head {})",
+            forkchoice.head.number
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    finalizer.join().expect("finalizer thread");
+}
