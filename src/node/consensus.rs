@@ -204,6 +204,14 @@ pub(super) async fn start(
     // redialled within a second, not after the production cooldown of a minute.
     config.allow_private_ips = true;
     config.peer_connection_cooldown = Duration::from_secs(1);
+    // The recommended limit admits one handshake per IP every 5 s. Validators sharing an IP
+    // (a loopback devnet, several behind one NAT) then connect one by one, and a fresh network
+    // spent ~15 s in view timeouts before every peer was connected. One per peer per second:
+    // only the set's keys are admitted anyway.
+    config.allowed_handshake_rate_per_ip = Quota::per_second(
+        std::num::NonZeroU32::new(u32::try_from(validators.len()).unwrap_or(u32::MAX).max(1))
+            .unwrap_or(NZU32!(1)),
+    );
     config.ping_frequency = Duration::from_secs(5);
     let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), config);
     let me = key.public_key();
