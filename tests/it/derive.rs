@@ -489,6 +489,40 @@ async fn da_namespace_and_blob_cap_flags_are_honoured_by_posting_and_derivation(
         hash.parse::<B256>().expect("hash"),
         block_hash(&client, number).await
     );
+
+    // `fraud-proof check` takes the block from the same namespace when told to.
+    let block = mined.to_string();
+    let check = |namespace: Option<&str>| {
+        let mut command = std::process::Command::new(crate::common::binary());
+        command
+            .args([
+                "fraud-proof",
+                "check",
+                "--rpc-url",
+                &node.http,
+                "--block",
+                &block,
+            ])
+            .args(["--da.url", &da_url, "--da.auth-token-file"])
+            .arg(&token_file);
+        if let Some(namespace) = namespace {
+            command.args(["--da.namespace", namespace]);
+        }
+        command.output().expect("run fraud-proof check")
+    };
+    let output = check(Some("0a0b0c"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("is right"), "{text}");
+    let output = check(None);
+    assert!(
+        !output.status.success(),
+        "the chainspec's namespace holds no blob"
+    );
     node.terminate();
 }
 

@@ -120,7 +120,7 @@ async fn wrong_output_roots_are_proven_and_tampered_proofs_fail() {
     );
     assert!(!stderr.contains("mismatch"), "{stderr}");
 
-    // A wrong claim: proof file written, exit code 2.
+    // A wrong claim: proof file written, exit code 3 (2 is clap's usage error).
     let proofs = dir.path().join("proofs");
     let (code, stdout, stderr) = run(&[
         "fraud-proof",
@@ -134,7 +134,7 @@ async fn wrong_output_roots_are_proven_and_tampered_proofs_fail() {
         "--proof-dir",
         proofs.to_str().expect("utf-8"),
     ]);
-    assert_eq!(code, Some(2), "{stdout} {stderr}");
+    assert_eq!(code, Some(3), "{stdout} {stderr}");
     assert!(stdout.contains("is wrong"), "{stdout}");
     node.terminate();
 
@@ -495,7 +495,7 @@ async fn check_takes_the_block_from_da_and_catches_a_wrong_claim_about_it() {
             proofs.to_str().expect("utf-8"),
         ],
     );
-    assert_eq!(code, Some(2), "{stdout} {stderr}");
+    assert_eq!(code, Some(3), "{stdout} {stderr}");
     assert!(stdout.contains("is wrong"), "{stdout}");
     let file = std::fs::read_dir(&proofs)
         .expect("proof dir")

@@ -21,6 +21,15 @@ pub(super) struct DaBlockArgs {
     /// File holding a bearer token with `read` permission, if the DA endpoint needs one.
     #[arg(long = "da.auth-token-file", value_name = "FILE", requires = "url")]
     auth_token_file: Option<PathBuf>,
+    /// Celestia namespace id the chain posts to, when not the chainspec's (as `node
+    /// --da.namespace`): hex, up to 10 bytes.
+    #[arg(
+        long = "da.namespace",
+        value_name = "HEX",
+        value_parser = crate::node::parse_namespace_id,
+        requires = "url"
+    )]
+    namespace: Option<alloy_primitives::Bytes>,
     /// First DA height scanned.
     #[arg(
         long = "da.start-height",
@@ -46,7 +55,14 @@ impl DaBlockArgs {
             return Ok(None);
         };
         let token = crate::node::read_auth_token(self.auth_token_file.as_deref())?;
-        let namespace = crate::derive::namespace(spec)?;
+        let namespace = match &self.namespace {
+            Some(id) => {
+                let mut custom = spec.clone();
+                custom.hauptbuch.da_namespace = id.clone();
+                crate::derive::namespace(&custom)?
+            }
+            None => crate::derive::namespace(spec)?,
+        };
         let source = DaSource::connect(url, token.as_deref(), namespace)
             .await
             .wrap_err_with(|| format!("invalid or unreachable --da.url `{url}`"))?;

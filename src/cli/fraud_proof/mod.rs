@@ -41,8 +41,9 @@ use std::{
     time::Duration,
 };
 
-/// Exit code of `check` when the claimed output root is wrong.
-const WRONG_CLAIM_EXIT_CODE: i32 = 2;
+/// Exit code of `check` when the claimed output root is wrong (not 2, which clap uses for
+/// usage errors, nor 1, any other error).
+const WRONG_CLAIM_EXIT_CODE: i32 = 3;
 
 /// Fraud-proof tools.
 #[derive(Debug, Args)]
