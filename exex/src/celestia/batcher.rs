@@ -15,8 +15,8 @@
 use std::io::Write;
 
 use super::blob_codec::{
-    BatchBlock, BlobCodecError, EncodedBatch, HEADER_LEN, MAX_BLOB_BYTES, block_rlp_len,
-    encode_blob,
+    BatchBlock, BlobCodecError, EncodedBatch, HEADER_LEN, MAX_BLOB_BYTES, MAX_BLOCKS_PER_BLOB,
+    block_rlp_len, encode_blob,
 };
 
 /// zstd level of the size estimator: cheaper than the final encoding, and its output is larger,
@@ -149,7 +149,7 @@ impl Batcher {
                 self.add(block)?;
                 return Ok(sealed);
             }
-            if self.fits_with(&block)? {
+            if self.blocks.len() < MAX_BLOCKS_PER_BLOB && self.fits_with(&block)? {
                 self.add(block)?;
                 return Ok(sealed);
             }

@@ -38,6 +38,10 @@ pub const MAX_BLOB_BYTES: usize = 1900 * 1024;
 /// Largest decompressed payload a decoder accepts: 32 times the largest blob, well above what
 /// zstd achieves on block data, so a decompression bomb cannot exhaust memory.
 pub const MAX_DECOMPRESSED_BYTES: usize = 32 * MAX_BLOB_BYTES;
+/// Most blocks one blob may hold: an empty block takes ~260 bytes of blob, so a full blob holds
+/// fewer than 8,000. Bounding the count bounds what decoding allocates per block, which the
+/// byte limit alone does not (a forged blob of 4-byte blocks would hold millions).
+pub const MAX_BLOCKS_PER_BLOB: usize = 16_384;
 /// zstd level: DA bytes cost fees, and level 9 still compresses a full batch in milliseconds.
 const ZSTD_LEVEL: i32 = 9;
 
@@ -138,6 +142,14 @@ pub enum BlobCodecError {
     /// The decompressed payload has bytes after the RLP list.
     #[error("{0} trailing bytes after the payload's RLP list")]
     TrailingBytes(usize),
+    /// The header names more blocks than a blob may hold.
+    #[error(
+        "blob header names {count} blocks, more than the {MAX_BLOCKS_PER_BLOB} a blob may hold"
+    )]
+    TooManyBlocks {
+        /// Blocks the header names.
+        count: u64,
+    },
     /// The encoded blob is larger than the cap.
     #[error("encoded blob is {size} bytes, over the cap of {cap}")]
     TooLarge {
@@ -259,6 +271,10 @@ pub fn decode_blob(blob: &[u8]) -> Result<DecodedBatch, BlobCodecError> {
             count: 0,
         });
     }
+    let count = header.last_block - header.first_block + 1;
+    if count > MAX_BLOCKS_PER_BLOB as u64 {
+        return Err(BlobCodecError::TooManyBlocks { count });
+    }
     let decoder = zstd::Decoder::new(&blob[HEADER_LEN..]).map_err(BlobCodecError::Zstd)?;
     let mut payload = Vec::new();
     // Read one byte past the limit to tell "exactly at the limit" from "over it".
@@ -272,9 +288,28 @@ pub fn decode_blob(blob: &[u8]) -> Result<DecodedBatch, BlobCodecError> {
         });
     }
     let mut rest = payload.as_slice();
-    let blocks = Vec::<BatchBlock>::decode(&mut rest)?;
+    let list = alloy_rlp::Header::decode(&mut rest)?;
+    if !list.list {
+        return Err(alloy_rlp::Error::UnexpectedString.into());
+    }
+    let Some(mut items) = rest.get(..list.payload_length) else {
+        return Err(alloy_rlp::Error::InputTooShort.into());
+    };
+    rest = &rest[list.payload_length..];
     if !rest.is_empty() {
         return Err(BlobCodecError::TrailingBytes(rest.len()));
+    }
+    // Never more blocks than the header names (checked against the bound above).
+    let mut blocks = Vec::with_capacity(count as usize);
+    while !items.is_empty() {
+        if blocks.len() as u64 == count {
+            return Err(BlobCodecError::BlockCountMismatch {
+                first: header.first_block,
+                last: header.last_block,
+                count: blocks.len() + 1,
+            });
+        }
+        blocks.push(BatchBlock::decode(&mut items)?);
     }
     let expected = header.last_block - header.first_block;
     if u64::try_from(blocks.len())
@@ -332,6 +367,31 @@ mod tests {
         let decoded = decode_blob(&encoded.bytes).expect("decode");
         assert_eq!(decoded.header, encoded.header);
         assert_eq!(decoded.blocks, input);
+    }
+
+    #[test]
+    fn block_count_is_bounded_before_anything_is_decoded() {
+        // A header naming more blocks than a blob may hold is refused outright.
+        let mut bytes = encode_blob(7, 1, &blocks(1), MAX_BLOB_BYTES)
+            .expect("encode")
+            .bytes
+            .to_vec();
+        bytes[20..28].copy_from_slice(&(MAX_BLOCKS_PER_BLOB as u64 + 1).to_be_bytes());
+        assert!(matches!(
+            decode_blob(&bytes),
+            Err(BlobCodecError::TooManyBlocks { .. })
+        ));
+        // A payload of many tiny blocks under a header naming two: stops at the third.
+        let tiny = vec![BatchBlock::default(); 100_000];
+        let mut forged = encode_blob(7, 1, &tiny, MAX_BLOB_BYTES)
+            .expect("encode")
+            .bytes
+            .to_vec();
+        forged[20..28].copy_from_slice(&2u64.to_be_bytes());
+        assert!(matches!(
+            decode_blob(&forged),
+            Err(BlobCodecError::BlockCountMismatch { count: 3, .. })
+        ));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! A standby does not batch its blocks on its own: it holds them until a blob on DA holds them
 //! (then it records that blob's location for them, and they go through the submitter as if
 //! submitted) or until they waited `rank × failover_delay` (then it posts them itself, and keeps
-//! posting until a blob someone else posted holds one of the blocks it posted since).
+//! posting until a blob someone else posted holds one of the blocks it posted, as it posted it).
 //!
 //! Invariants: no gap, ever. A block's batch is in the log before it is submitted, and
 //! `FinishedHeight` covers only submitted batches, so the node replays every block that is in no
@@ -24,7 +24,7 @@
 //! Assumptions: notifications are consecutive and in order (the node's ExEx manager guarantees
 //! it); the log's data dir belongs to this chain.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
@@ -69,12 +69,17 @@ pub async fn run_da_exex(
     } = ctx;
 
     let unfirm = log.unfirm()?;
+    // From the first batch not submitted on: later ones may be on DA already (a standby
+    // adopted them) and are only reported, in order, once the earlier ones are submitted.
     let unsubmitted: VecDeque<LoggedBatch> = unfirm
         .iter()
-        .filter(|b| !b.record.is_submitted())
+        .skip_while(|b| b.record.is_submitted())
         .cloned()
         .collect();
-    if let Some(lost) = unsubmitted.iter().find(|b| b.blob.is_empty()) {
+    if let Some(lost) = unsubmitted
+        .iter()
+        .find(|b| !b.record.is_submitted() && b.blob.is_empty())
+    {
         return Err(DaLogError::Corrupt(format!(
             "batch {}..={} was never submitted and its blob is missing",
             lost.first_block, lost.record.last_block
@@ -135,7 +140,8 @@ pub async fn run_da_exex(
         seen: &seen,
         wait,
         pending: VecDeque::new(),
-        posting: None,
+        posting: false,
+        posted: BTreeMap::new(),
     });
     if let Some(wait) = config.poster.standby_wait() {
         tracing::info!(
@@ -226,8 +232,22 @@ struct Standby<'a> {
     wait: Duration,
     /// Blocks no blob holds yet, in order, with their digests and arrival.
     pending: VecDeque<(CommittedBlock, BlockDigest, Instant)>,
-    /// Posting itself since a failover, from this block on.
-    posting: Option<u64>,
+    /// Posting itself since a failover.
+    posting: bool,
+    /// The last blocks it posted itself (bounded), to recognise another poster posting them.
+    posted: BTreeMap<u64, BlockDigest>,
+}
+
+/// Blocks a standby remembers having posted since a failover.
+const MAX_POSTED_DIGESTS: usize = 4096;
+
+impl Standby<'_> {
+    fn note_posted(&mut self, number: u64, digest: BlockDigest) {
+        self.posted.insert(number, digest);
+        while self.posted.len() > MAX_POSTED_DIGESTS {
+            self.posted.pop_first();
+        }
+    }
 }
 
 /// The batching side of the ExEx.
@@ -269,7 +289,7 @@ impl Batching<'_> {
             let failover = self
                 .standby
                 .as_ref()
-                .filter(|s| s.posting.is_none())
+                .filter(|s| !s.posting)
                 .and_then(|s| s.pending.front().map(|(_, _, arrived)| *arrived + s.wait));
             let fails_over = async move {
                 match failover {
@@ -343,27 +363,31 @@ impl Batching<'_> {
         let Some(standby) = &mut self.standby else {
             return self.batch(block).await;
         };
-        if let Some(from) = standby.posting
+        let digest = BlockDigest::own(&BatchBlock {
+            header: block.header.clone(),
+            transactions: block.transactions.clone(),
+            certificate: block.certificate.clone(),
+        });
+        // Another poster is live again when a blob it posted holds a block this node posted,
+        // or this very block, as this node has it.
+        if standby.posting
             && batch_empty
-            && standby.seen.holds_foreign_from(from)
+            && (standby.seen.foreign_holds(&standby.posted)
+                || standby
+                    .seen
+                    .foreign_holds(&BTreeMap::from([(number, digest)])))
         {
-            standby.posting = None;
+            standby.posting = false;
+            standby.posted.clear();
             tracing::info!(
                 block = number,
                 "another validator posts blocks again; DA standby resumes"
             );
         }
-        if standby.posting.is_some() {
+        if standby.posting {
+            standby.note_posted(number, digest);
             return self.batch(block).await;
         }
-        let digest = BlockDigest::of(
-            &BatchBlock {
-                header: block.header.clone(),
-                transactions: block.transactions.clone(),
-                certificate: block.certificate.clone(),
-            },
-            None,
-        );
         standby.pending.push_back((block, digest, Instant::now()));
         if standby.pending.len() > MAX_STANDBY_BLOCKS {
             return self.fail_over().await;
@@ -376,7 +400,7 @@ impl Batching<'_> {
     /// cancelled.
     async fn adopt(&mut self) -> Result<bool, DaExExError> {
         loop {
-            let Some(standby) = self.standby.as_mut().filter(|s| s.posting.is_none()) else {
+            let Some(standby) = self.standby.as_mut().filter(|s| !s.posting) else {
                 return Ok(true);
             };
             let Some(next) = standby.pending.front().map(|(b, _, _)| b.block.number) else {
@@ -430,10 +454,13 @@ impl Batching<'_> {
             return Ok(true);
         };
         let pending = std::mem::take(&mut standby.pending);
-        let Some(first) = pending.front().map(|(b, _, _)| b.block.number) else {
+        if pending.is_empty() {
             return Ok(true);
-        };
-        standby.posting = Some(first);
+        }
+        standby.posting = true;
+        for (block, digest, _) in &pending {
+            standby.note_posted(block.block.number, *digest);
+        }
         if let (Some((first, _, arrived)), Some((last, _, _))) = (pending.front(), pending.back()) {
             tracing::warn!(
                 first_block = first.block.number,

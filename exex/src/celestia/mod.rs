@@ -20,7 +20,8 @@ mod watcher;
 pub use batcher::{BatchError, Batcher, MIN_BLOB_BYTES};
 pub use blob_codec::{
     BatchBlock, BlobCodecError, BlobHeader, CODEC_ZSTD, DecodedBatch, EncodedBatch, FORMAT_VERSION,
-    HEADER_LEN, MAX_BLOB_BYTES, MAX_DECOMPRESSED_BYTES, decode_blob, encode_blob,
+    HEADER_LEN, MAX_BLOB_BYTES, MAX_BLOCKS_PER_BLOB, MAX_DECOMPRESSED_BYTES, decode_blob,
+    encode_blob,
 };
 pub use config::{
     CertificateCheck, DEFAULT_BATCH_INTERVAL, DEFAULT_CONFIRMATIONS, DEFAULT_FAILOVER_DELAY,

@@ -34,8 +34,12 @@ use super::submitter::DaClient;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Copies kept of blobs starting at the same block (honest re-posts plus a few of anyone's).
 const MAX_COPIES: usize = 4;
-/// Blobs kept in all; the oldest go first. Far more than a standby is ever behind by.
+/// Blobs kept in all; past it, those starting furthest ahead go first.
 const MAX_BLOBS: usize = 4096;
+/// Block digests kept in all (~17 MB), whatever the blobs hold.
+const MAX_DIGESTS: usize = 262_144;
+/// Blobs starting this many blocks past the standby's next block are not kept.
+const WINDOW: u64 = 65_536;
 /// celestia-node's answer for a height without blobs of the namespace (older versions).
 const BLOB_NOT_FOUND: &str = "blob: not found";
 
@@ -46,8 +50,10 @@ pub(crate) struct BlockDigest {
     content: B256,
     /// Hash of the certificate bytes.
     certificate: B256,
-    /// Whether the certificate check accepted the certificate (own blocks: `true`).
+    /// Whether the certificate is acceptable: valid for the validator set, or absent.
     certificate_valid: bool,
+    /// Whether the block carries a certificate of its own that is valid (own blocks: any).
+    certified: bool,
 }
 
 impl BlockDigest {
@@ -59,11 +65,20 @@ impl BlockDigest {
         content.update((block.header.len() as u64).to_be_bytes());
         content.update(&block.header);
         content.update(&block.transactions);
+        let valid = !block.certificate.is_empty() && check.is_some_and(|c| c.is_valid(block));
         Self {
             content: content.finalize(),
             certificate: keccak256(&block.certificate),
-            certificate_valid: block.certificate.is_empty()
-                || check.is_some_and(|c| c.is_valid(block)),
+            certificate_valid: block.certificate.is_empty() || valid,
+            certified: valid,
+        }
+    }
+
+    /// The digest of one of this node's own blocks (its certificate is trusted).
+    pub(crate) fn own(block: &BatchBlock) -> Self {
+        Self {
+            certified: !block.certificate.is_empty(),
+            ..Self::of(block, None)
         }
     }
 
@@ -106,8 +121,8 @@ pub(crate) struct Adoption {
 pub(crate) struct Seen {
     /// By first block.
     blobs: Mutex<BTreeMap<u64, Vec<SeenBlob>>>,
-    /// Commitments of the blobs this node submitted itself.
-    own: Mutex<HashSet<B256>>,
+    /// Commitments of the blobs this node submitted itself, with their order (oldest first).
+    own: Mutex<(HashSet<B256>, std::collections::VecDeque<B256>)>,
     /// Bumped after each scanned height that added blobs.
     version: watch::Sender<u64>,
 }
@@ -138,8 +153,16 @@ impl Seen {
         if copies.len() < MAX_COPIES {
             copies.push(blob);
         }
-        while blobs.values().map(Vec::len).sum::<usize>() > MAX_BLOBS {
-            blobs.pop_first();
+        // Past the bounds, drop what starts furthest ahead: the standby needs the lowest next.
+        while blobs.values().map(Vec::len).sum::<usize>() > MAX_BLOBS
+            || blobs
+                .values()
+                .flatten()
+                .map(|b| b.blocks.len())
+                .sum::<usize>()
+                > MAX_DIGESTS
+        {
+            blobs.pop_last();
         }
     }
 
@@ -147,31 +170,42 @@ impl Seen {
         self.version.send_modify(|v| *v += 1);
     }
 
-    /// Forgets blobs that end before block `next`.
+    /// Forgets blobs that end before block `next` or start far beyond it.
     pub(crate) fn forget_before(&self, next: u64) {
         let mut blobs = self.lock();
-        blobs.retain(|_, copies| {
+        blobs.retain(|first, copies| {
             copies.retain(|b| b.last() >= next);
-            !copies.is_empty()
+            !copies.is_empty() && *first <= next.saturating_add(WINDOW)
         });
     }
 
-    /// Notes blobs this node submits (before it submits them).
+    /// Notes blobs this node submits (before it submits them); the oldest are forgotten past
+    /// [`MAX_BLOBS`].
     pub(crate) fn note_own(&self, commitments: impl IntoIterator<Item = B256>) {
         let mut own = self.own.lock().unwrap_or_else(|p| p.into_inner());
-        if own.len() >= MAX_BLOBS {
-            own.clear();
+        let (set, order) = &mut *own;
+        for commitment in commitments {
+            if set.insert(commitment) {
+                order.push_back(commitment);
+            }
         }
-        own.extend(commitments);
+        while order.len() > MAX_BLOBS {
+            if let Some(oldest) = order.pop_front() {
+                set.remove(&oldest);
+            }
+        }
     }
 
-    /// Whether a blob someone else posted holds a block from `from` on.
-    pub(crate) fn holds_foreign_from(&self, from: u64) -> bool {
+    /// Whether a blob someone else posted holds one of `posted` (blocks this node posted, by
+    /// number) exactly as this node posted it: another poster is live again.
+    pub(crate) fn foreign_holds(&self, posted: &BTreeMap<u64, BlockDigest>) -> bool {
         let own = self.own.lock().unwrap_or_else(|p| p.into_inner());
-        self.lock()
-            .values()
-            .flatten()
-            .any(|b| b.last() >= from && !own.contains(&b.commitment))
+        self.lock().values().flatten().any(|b| {
+            !own.0.contains(&b.commitment)
+                && posted
+                    .range(b.first..=b.last())
+                    .any(|(number, digest)| b.blocks[(number - b.first) as usize].is(digest))
+        })
     }
 
     /// Whether some blob holds block `number` (whoever posted it).
@@ -193,10 +227,17 @@ impl Seen {
             .filter(|b| (next..=ours_last).contains(&b.last()))
             .filter(|b| {
                 let skip = (next - b.first) as usize;
-                b.blocks[skip..]
-                    .iter()
-                    .zip(ours)
-                    .all(|(seen, own)| seen.is(own))
+                let theirs = &b.blocks[skip..];
+                // The copy must be as good as this node's own post: its last block carries a
+                // valid certificate unless this node's has none either (derivation imports a
+                // block only once a certificate covers it).
+                let last_ok = match (theirs.last(), ours.get(theirs.len().wrapping_sub(1))) {
+                    (Some(seen), Some(own)) => {
+                        seen.certified || !own.certified || seen.certificate == own.certificate
+                    }
+                    _ => false,
+                };
+                last_ok && theirs.iter().zip(ours).all(|(seen, own)| seen.is(own))
             })
             .max_by_key(|b| (b.last(), std::cmp::Reverse(b.da_height)))
             .map(|b| Adoption {
@@ -397,11 +438,16 @@ mod tests {
         assert!(!seen.holds(12));
         assert!(seen.holds(20));
 
-        // Blobs this node posted itself do not count as someone else posting.
-        assert!(seen.holds_foreign_from(22));
-        seen.note_own([B256::with_last_byte(12)]);
-        assert!(!seen.holds_foreign_from(22));
-        assert!(!seen.holds_foreign_from(23));
+        // Someone else posting is a foreign blob holding a block as this node posted it; the
+        // forged 20..=22 does not count, nor do this node's own blobs.
+        let posted: BTreeMap<u64, BlockDigest> = (20..=22)
+            .map(|n| (n, BlockDigest::of(&block(n, "ours"), None)))
+            .collect();
+        assert!(!seen.foreign_holds(&posted));
+        seen.insert(blob(21, 22, 13, "ours"));
+        assert!(seen.foreign_holds(&posted));
+        seen.note_own([B256::with_last_byte(13)]);
+        assert!(!seen.foreign_holds(&posted));
     }
 
     #[test]
@@ -437,6 +483,33 @@ mod tests {
         }
         let total: usize = seen.lock().values().map(Vec::len).sum();
         assert!(total <= MAX_BLOBS);
-        assert!(!seen.holds(1), "the oldest blobs went first");
+        assert!(seen.holds(1), "the blobs furthest ahead went first");
+        assert!(!seen.holds(MAX_BLOBS as u64 + 9));
+        // Blobs far beyond the next block are forgotten.
+        seen.forget_before(2);
+        assert!(seen.lock().keys().all(|first| *first <= 2 + WINDOW));
+    }
+
+    #[test]
+    fn a_copy_without_the_last_certificate_is_adopted_only_if_ours_has_none_either() {
+        let seen = Seen::default();
+        let ours: Vec<BlockDigest> = (1..=2)
+            .map(|n| BlockDigest::own(&block(n, "ours")))
+            .collect();
+        let stripped = SeenBlob {
+            blocks: (1..=2)
+                .map(|n| BlockDigest::of(&block(n, ""), None))
+                .collect(),
+            ..blob(1, 2, 5, "")
+        };
+        seen.insert(stripped);
+        assert_eq!(
+            seen.adoption(1, &ours),
+            None,
+            "ours is certified, the copy is not"
+        );
+        let uncertified: Vec<BlockDigest> =
+            (1..=2).map(|n| BlockDigest::own(&block(n, ""))).collect();
+        assert!(seen.adoption(1, &uncertified).is_some());
     }
 }
