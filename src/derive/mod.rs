@@ -103,9 +103,10 @@ pub struct DeriveStats {
     /// Imported blocks without a verified certificate of their own: covered by a descendant's
     /// (or, on a chain without a validator set, not checked at all).
     pub uncertified: usize,
-    /// Blocks no certificate covered that were dropped because too many such blocks were held.
+    /// Blocks read but dropped: too many held already, or too far ahead of the head.
     pub dropped_uncovered: usize,
-    /// Blocks read but not imported yet because no certificate covers them (at the end).
+    /// Blocks read but not imported (at the end): no certificate covers them yet, or their
+    /// ancestors are not on DA yet.
     pub held: usize,
 }
 
@@ -346,10 +347,11 @@ async fn import_batch(
     execute(engine, da_height, chain, stats).await
 }
 
-/// On a chain with a validator set: the blocks from the head up to the newest block of
-/// `blocks` that a verified certificate covers, oldest first, each with whether its own
-/// certificate covers it; blocks after it are held. `None` when nothing can be imported yet
-/// (no certificate, or the blob is skipped as forged).
+/// On a chain with a validator set: holds the blocks of this blob (after the head) with their
+/// verified certificates, then takes the longest chain from the head that a held certified
+/// block covers through parent hashes, oldest first, each with whether its own certificate
+/// covers it. `None` when nothing can be imported yet (no covering certificate reaches the
+/// head, or the blob is skipped for an invalid certificate).
 fn covered_chain(
     verifier: &crate::consensus::CertificateVerifier,
     head: &alloy_consensus::Header,
@@ -359,130 +361,76 @@ fn covered_chain(
     held: &mut Held,
     stats: &mut DeriveStats,
 ) -> Result<Option<Vec<(DaBlockOf, bool)>>> {
-    let hashes: Vec<_> = blocks.iter().map(|(b, _)| b.header.hash_slow()).collect();
-    let mut own = vec![false; blocks.len()];
-    for (index, (block, certificate)) in blocks.iter().enumerate() {
-        if certificate.is_empty() {
-            continue;
-        }
-        if let Err(err) = verifier.verify(certificate, hashes[index]) {
+    let mut checked = Vec::with_capacity(blocks.len());
+    for (block, certificate) in blocks {
+        let hash = block.header.hash_slow();
+        let certified = !certificate.is_empty();
+        if certified && let Err(err) = verifier.verify(&certificate, hash) {
             // Anyone can post to the namespace: a bad certificate discredits the whole blob.
             stats.skipped_blobs += 1;
             tracing::warn!(
                 target: "hauptbuch::derive",
                 da_height,
                 number = block.header.number,
-                hash = %hashes[index],
+                %hash,
                 %err,
                 "skipping blob with an invalid finalization certificate"
             );
             return Ok(None);
         }
-        own[index] = true;
+        checked.push((block, hash, certified));
     }
-    let last = first + blocks.len() as u64 - 1;
-    let Some(certified) = own.iter().rposition(|own| *own) else {
-        let blocks = blocks.into_iter().map(|(block, _)| block).zip(hashes);
-        hold(held, da_height, blocks, stats);
+    let last = first + checked.len() as u64 - 1;
+    hold(held, head.number, da_height, checked, stats);
+    let Some(chain) = held.take_covered(head.number, head.hash_slow()) else {
         tracing::debug!(
             target: "hauptbuch::derive",
             da_height, first, last, held = held.len(),
-            "blocks held until a certificate covers them"
+            "blocks held until a certificate covers them and their ancestors are here"
         );
         return Ok(None);
     };
-    // The path from the certified block down to the head, by parent hashes: through this
-    // blob while it links, then through held blocks. Nothing is taken until it is complete.
-    let head_hash = head.hash_slow();
-    let mut from_blob = certified;
-    let mut from_held = Vec::new();
-    let (mut number, mut hash, mut parent) = {
-        let top = &blocks[certified].0.header;
-        (top.number, hashes[certified], top.parent_hash)
-    };
-    while number > head.number + 1 {
-        hash = parent;
-        if from_held.is_empty() && from_blob > 0 && hashes[from_blob - 1] == parent {
-            from_blob -= 1;
-            parent = blocks[from_blob].0.header.parent_hash;
-        } else if let Some(block) = held.get(number - 1, parent) {
-            from_held.push((number - 1, parent));
-            parent = block.block.header.parent_hash;
-        } else {
-            // An ancestor is not on DA yet (or a copy of a later block came first): keep the
-            // blob's blocks until the missing ones arrive.
-            tracing::warn!(
-                target: "hauptbuch::derive",
-                da_height,
-                first,
-                last,
-                missing = number - 1,
-                head = head.number,
-                "blocks from DA do not connect to the head yet; held"
-            );
-            let blocks = blocks.into_iter().map(|(block, _)| block).zip(hashes);
-            hold(held, da_height, blocks, stats);
-            return Ok(None);
-        }
-        number -= 1;
-    }
-    if parent != head_hash {
-        return Err(DeriveError::Fork {
-            number,
-            hash,
-            da_height,
-            head: head.number,
-        });
-    }
-    let certified_number = blocks[certified].0.header.number;
-    let mut chain: Vec<(DaBlockOf, bool)> = Vec::new();
-    for (number, hash) in from_held.into_iter().rev() {
-        // Found above, and nothing changed `held` since.
-        let Some(block) = held.take(number, hash) else {
-            return Err(DeriveError::Task(format!("held block {number} vanished")));
-        };
-        chain.push((block.block, false));
-    }
-    let mut blocks: Vec<_> = blocks.into_iter().zip(hashes).zip(own).collect();
-    let tail = blocks.split_off(certified + 1);
-    chain.extend(
-        blocks
-            .into_iter()
-            .skip(from_blob)
-            .map(|(((block, _), _), own)| (block, own)),
-    );
-    held.forget_through(certified_number);
-    hold(
-        held,
+    let chain = chain.map_err(|(number, hash)| DeriveError::Fork {
+        number,
+        hash,
         da_height,
-        tail.into_iter()
-            .map(|(((block, _), hash), _)| (block, hash)),
-        stats,
-    );
-    Ok(Some(chain))
+        head: head.number,
+    })?;
+    Ok(Some(
+        chain
+            .into_iter()
+            .map(|held| (held.block, held.certified))
+            .collect(),
+    ))
 }
 
-/// Holds blocks no certificate covers yet, warning about those the bounds drop.
+/// Holds blocks (with whether their own verified certificate covers them), warning about those
+/// the bounds drop.
 fn hold(
     held: &mut Held,
+    head: u64,
     da_height: u64,
-    blocks: impl IntoIterator<Item = (DaBlockOf, B256)>,
+    blocks: Vec<(DaBlockOf, B256, bool)>,
     stats: &mut DeriveStats,
 ) {
-    for (block, hash) in blocks {
+    for (block, hash, certified) in blocks {
         let number = block.header.number;
-        if !held.insert(HeldBlock {
-            block,
-            hash,
-            da_height,
-        }) {
+        if !held.insert(
+            head,
+            HeldBlock {
+                block,
+                hash,
+                da_height,
+                certified,
+            },
+        ) {
             stats.dropped_uncovered += 1;
             tracing::warn!(
                 target: "hauptbuch::derive",
                 da_height,
                 number,
                 %hash,
-                "dropping a block no certificate covers: too many such blocks held"
+                "dropping a block from DA: too many blocks held, or too far ahead of the head"
             );
         }
     }
