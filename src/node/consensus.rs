@@ -248,7 +248,12 @@ pub(super) async fn start(
             .filter(|(peer, _)| **peer != key.public_key())
             .map(|(_, address)| address.to_string())
             .collect();
-        tokio::spawn(watch_for_stalls(engine.clone(), validators.len(), peers));
+        tokio::spawn(watch_for_stalls(
+            engine.clone(),
+            validators.len(),
+            peers,
+            unposted_bound.clone(),
+        ));
     }
     let config = ValidatorConfig {
         key,
@@ -278,7 +283,12 @@ const STALL_WARNING: Duration = Duration::from_secs(20);
 /// Logs a warning whenever no block was finalized for [`STALL_WARNING`] (once per stall):
 /// the usual causes are peers down or unreachable and a chainspec mismatch, which the p2p
 /// handshake (committing to chain id and genesis) refuses without an error of its own.
-async fn watch_for_stalls(engine: Engine, validators: usize, peers: Vec<String>) {
+async fn watch_for_stalls(
+    engine: Engine,
+    validators: usize,
+    peers: Vec<String>,
+    unposted_bound: Option<consensus::UnpostedBound>,
+) {
     let spec = engine.spec().clone();
     let quorum = validators - (validators - 1) / 3;
     let mut last = None;
@@ -294,7 +304,11 @@ async fn watch_for_stalls(engine: Engine, validators: usize, peers: Vec<String>)
             warned = false;
             continue;
         }
-        if !warned && since.elapsed() >= STALL_WARNING {
+        // A pause for DA posting has its own warning and metric.
+        let paused = unposted_bound
+            .as_ref()
+            .is_some_and(consensus::UnpostedBound::is_paused);
+        if !warned && !paused && since.elapsed() >= STALL_WARNING {
             warned = true;
             tracing::warn!(
                 head = head.number,
