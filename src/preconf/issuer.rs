@@ -215,9 +215,11 @@ impl Preconfer {
             .head()
             .map_err(|e| PreconfError::Store(e.to_string()))?
             .number;
+        // Blocks a builder took before a crash may be finalized with what they held then.
+        let closed_through = store.closed_through()?.unwrap_or(0).max(head);
         let mut state = State {
-            cursor: Cursor::fresh(head + 1),
-            closed_through: head,
+            cursor: Cursor::fresh(closed_through + 1),
+            closed_through,
             promised: BTreeMap::new(),
             next_nonce: HashMap::default(),
             next_batch: store.next_batch_id()?,
@@ -360,8 +362,15 @@ impl Preconfer {
     }
 
     fn candidates(&self, number: u64, max: usize, close: bool) -> Vec<Recovered<TxEnvelope>> {
-        let (promised, excluded, later_senders) = {
+        // The pool first, the promises and in-flight set after: a preconfirmation request enters
+        // the in-flight set before the pool, so every transaction in this snapshot that is not
+        // promised yet is in flight when the set is read below, and its sender is left out.
+        // (Read the other way round, a request arriving in between was taken into this block
+        // and then promised a position in the next one.)
+        let pool = self.inner.pool.best_transactions(max);
+        let (promised, excluded, later_senders, newly_closed) = {
             let mut state = self.state();
+            let newly_closed = close && number > state.closed_through;
             if close {
                 state.closed_through = state.closed_through.max(number);
                 if state.cursor.block <= number {
@@ -387,12 +396,15 @@ impl Preconfer {
                 .flat_map(|(_, p)| p.iter().map(|p| p.tx.signer()))
                 .chain(self.in_flight().values().copied())
                 .collect();
-            (promised, excluded, later_senders)
+            (promised, excluded, later_senders, newly_closed)
         };
-        let rest = self
-            .inner
-            .pool
-            .best_transactions(max)
+        // Durable before the builder gets the block's transactions: after a crash, no position
+        // in a block this node may have proposed is promised again.
+        if newly_closed && let Err(error) = self.inner.store.record_closed(number) {
+            tracing::error!(%error, "cannot store the closed block; issuing stops");
+            self.state().failed = Some(error.to_string());
+        }
+        let rest = pool
             .into_iter()
             .filter(|tx| !excluded.contains(tx.tx_hash()) && !later_senders.contains(&tx.signer()));
         if cfg!(debug_assertions)

@@ -9,7 +9,10 @@
 //! - `preconfs`: tx hash → JSON of [`StoredPreconf`] (the signed object without the batch's
 //!   signature and key, which are stored once per batch, plus the raw transaction);
 //! - `positions`: (block number, index) → tx hash, to reload the promises of unsealed blocks;
-//! - `batches`: batch id → JSON of [`StoredBatch`].
+//! - `batches`: batch id → JSON of [`StoredBatch`];
+//! - `meta`: `closed_through` → the highest block whose transactions a builder took (written
+//!   before the builder gets them), so that after a crash no position is promised in a block this
+//!   node may already have proposed.
 
 use super::{
     error::{PreconfError, Result},
@@ -26,6 +29,9 @@ pub const STORE_FILE: &str = "preconf.redb";
 const PRECONFS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("preconfs");
 const POSITIONS: TableDefinition<'_, (u64, u32), &[u8]> = TableDefinition::new("positions");
 const BATCHES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("batches");
+const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+/// Highest block handed to a block builder: no position at or below it is issued again.
+const CLOSED_THROUGH: &str = "closed_through";
 
 /// One preconfirmation as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,8 +68,36 @@ impl PreconfStore {
         txn.open_table(PRECONFS).map_err(PreconfError::store)?;
         txn.open_table(POSITIONS).map_err(PreconfError::store)?;
         txn.open_table(BATCHES).map_err(PreconfError::store)?;
+        txn.open_table(META).map_err(PreconfError::store)?;
         txn.commit().map_err(PreconfError::store)?;
         Ok(Self { db })
+    }
+
+    /// The highest block a builder took transactions for, if any.
+    pub(crate) fn closed_through(&self) -> Result<Option<u64>> {
+        let txn = self.db.begin_read().map_err(PreconfError::store)?;
+        let table = txn.open_table(META).map_err(PreconfError::store)?;
+        let value = table.get(CLOSED_THROUGH).map_err(PreconfError::store)?;
+        Ok(value.map(|v| v.value()))
+    }
+
+    /// Records durably that a builder took block `number`'s transactions (never lowers it).
+    pub(crate) fn record_closed(&self, number: u64) -> Result<()> {
+        let txn = self.db.begin_write().map_err(PreconfError::store)?;
+        {
+            let mut table = txn.open_table(META).map_err(PreconfError::store)?;
+            let current = table
+                .get(CLOSED_THROUGH)
+                .map_err(PreconfError::store)?
+                .map(|v| v.value());
+            if current.is_some_and(|c| c >= number) {
+                return Ok(());
+            }
+            table
+                .insert(CLOSED_THROUGH, number)
+                .map_err(PreconfError::store)?;
+        }
+        txn.commit().map_err(PreconfError::store)
     }
 
     /// The id the next batch gets.
@@ -146,5 +180,23 @@ impl PreconfStore {
             out.push(serde_json::from_slice(value.value()).map_err(PreconfError::store)?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_closed_block_survives_reopening_and_never_goes_down() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = PreconfStore::open(dir.path()).expect("open");
+        assert_eq!(store.closed_through().expect("read"), None);
+        store.record_closed(7).expect("write");
+        store.record_closed(5).expect("write");
+        assert_eq!(store.closed_through().expect("read"), Some(7));
+        drop(store);
+        let store = PreconfStore::open(dir.path()).expect("reopen");
+        assert_eq!(store.closed_through().expect("read"), Some(7));
     }
 }
