@@ -211,6 +211,18 @@ impl Cluster {
     }
 }
 
+/// Puts `count` transfers of 1 wei from dev account `key` to `to` into `node`'s pool.
+fn send_transfers(node: &Node, key: usize, count: u64, to: alloy_primitives::Address) {
+    let signer: alloy_signer_local::PrivateKeySigner = DEV_KEYS[key].parse().expect("key");
+    let chain_id = node.engine.spec().chain_id;
+    let state = node.engine.db().provider().expect("provider");
+    for nonce in 0..count {
+        node.pool
+            .add_transaction(transfer(&signer, chain_id, nonce, to, 1), &state)
+            .expect("pool accepts transfer");
+    }
+}
+
 fn simulate(seed: u64, scenario: impl AsyncFnOnce(&mut Cluster) + Send + 'static) {
     // `RUST_LOG=info cargo test consensus -- --nocapture` shows what the validators do.
     let _ = tracing_subscriber::fmt()
@@ -237,17 +249,8 @@ fn four_validators_finalize_the_same_chain_with_transactions() {
         }
         // Transfers reach one validator's pool; they land once it leads a view.
         let spec = cluster.nodes[0].engine.spec().clone();
-        let signer: alloy_signer_local::PrivateKeySigner = DEV_KEYS[0].parse().expect("key");
         let to = alloy_primitives::Address::with_last_byte(0xee);
-        let state = cluster.nodes[2].engine.db().provider().expect("provider");
-        for nonce in 0..5 {
-            let tx = transfer(&signer, spec.chain_id, nonce, to, 1);
-            cluster.nodes[2]
-                .pool
-                .add_transaction(tx, &state)
-                .expect("pool accepts transfer");
-        }
-        drop(state);
+        send_transfers(&cluster.nodes[2], 0, 5, to);
         cluster
             .wait_for(&[0, 1, 2, 3], 12, Duration::from_secs(60))
             .await;
@@ -615,16 +618,8 @@ fn derivation_imports_only_blocks_a_finalization_certificate_covers() {
             cluster.start(i).await;
         }
         let spec = cluster.nodes[0].engine.spec().clone();
-        let signer: alloy_signer_local::PrivateKeySigner = DEV_KEYS[1].parse().expect("key");
-        let state = cluster.nodes[0].engine.db().provider().expect("provider");
-        for nonce in 0..4 {
-            let tx = transfer(&signer, spec.chain_id, nonce, signer.address(), 1);
-            cluster.nodes[0]
-                .pool
-                .add_transaction(tx, &state)
-                .expect("pool accepts transfer");
-        }
-        drop(state);
+        let to = alloy_primitives::Address::with_last_byte(0xef);
+        send_transfers(&cluster.nodes[0], 1, 4, to);
         cluster
             .wait_for(&[0, 1, 2, 3], 8, Duration::from_secs(60))
             .await;
