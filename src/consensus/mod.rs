@@ -23,6 +23,7 @@ mod block;
 mod certificate;
 pub mod finalizer;
 pub mod gossip;
+pub mod hello;
 mod keys;
 mod unposted_bound;
 mod validators;
@@ -87,6 +88,8 @@ pub mod channels {
     pub const BACKFILL: u64 = 4;
     /// Transaction gossip.
     pub const TRANSACTIONS: u64 = 5;
+    /// What chain each node runs ([`super::hello`]).
+    pub const HELLO: u64 = 6;
 }
 
 /// Largest accepted block RLP (a 30M-gas block of calldata is about 7.5 MB; blocks of transfers
@@ -99,11 +102,10 @@ pub fn namespace(spec: &ChainSpec) -> Vec<u8> {
     format!("hauptbuch-{}-{}", spec.chain_id, spec.genesis_hash).into_bytes()
 }
 
-/// Namespace of the p2p handshake (distinct from the signature namespace): nodes with different
-/// chainspecs (chain id or genesis) cannot connect.
-pub fn p2p_namespace(spec: &ChainSpec) -> Vec<u8> {
-    format!("hauptbuch-p2p-{}-{}", spec.chain_id, spec.genesis_hash).into_bytes()
-}
+/// Namespace of the p2p handshake (distinct from the signature namespace). The same on every
+/// chain: a node with another chainspec connects and is told so by [`hello`], rather than being
+/// refused by the handshake without an error either side could report.
+pub const P2P_NAMESPACE: &[u8] = b"hauptbuch-p2p-v1";
 
 /// The largest p2p message a network of `participants` validators sends (votes, certificates,
 /// blocks, backfill responses).

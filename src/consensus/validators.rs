@@ -113,6 +113,17 @@ impl ValidatorSet {
             .unwrap_or_default()
     }
 
+    /// Keccak of the ordered keys and fee recipients: what every validator must agree on (the
+    /// p2p addresses may differ between nodes, e.g. with `--p2p.bootnodes`).
+    pub fn digest(&self) -> alloy_primitives::B256 {
+        let mut hasher = alloy_primitives::Keccak256::new();
+        for member in &self.members {
+            hasher.update(member.key.as_ref());
+            hasher.update(member.fee_recipient);
+        }
+        hasher.finalize()
+    }
+
     /// Every validator with its p2p address (`host:port`).
     pub fn addresses(&self) -> impl Iterator<Item = (&PublicKey, &str)> {
         self.members.iter().map(|m| (&m.key, m.address.as_str()))

@@ -194,7 +194,7 @@ pub(super) async fn start(
     );
     let mut config = lookup::Config::recommended(
         handshake,
-        &consensus::p2p_namespace(&spec),
+        consensus::P2P_NAMESPACE,
         listen,
         NZUsize!(validators.len().max(1)),
         max_message_size,
@@ -228,7 +228,11 @@ pub(super) async fn start(
         backfill: register(channels::BACKFILL),
     };
     let transactions = register(channels::TRANSACTIONS);
+    let hello = (validators.len() > 1).then(|| register(channels::HELLO));
     network.start();
+    if let Some(hello) = hello {
+        check_chainspec(context, &spec, &validators, hello).await?;
+    }
     context.child("tx_gossip").spawn({
         let (engine, pool) = (engine.clone(), pool.clone());
         move |context| consensus::gossip::run(context, engine, pool, transactions)
@@ -277,12 +281,51 @@ pub(super) async fn start(
     .await
 }
 
+/// Longest a validator waits for its peers' hellos before starting consensus without them.
+const HELLO_WAIT: Duration = Duration::from_secs(10);
+
+/// Exchanges hellos with the other validators ([`consensus::hello`]) and fails when the network
+/// runs another chainspec; keeps answering later hellos in the background.
+async fn check_chainspec<S, R>(
+    context: &Context,
+    spec: &ChainSpec,
+    validators: &ValidatorSet,
+    channel: (S, R),
+) -> eyre::Result<()>
+where
+    S: commonware_p2p::Sender<PublicKey = PublicKey>,
+    R: commonware_p2p::Receiver<PublicKey = PublicKey>,
+{
+    use consensus::hello::{self, Hello, Verdict};
+    let ours = Hello::new(spec, validators);
+    let (verdict_tx, verdict_rx) = tokio::sync::oneshot::channel();
+    let count = validators.len();
+    context
+        .child("hello")
+        .spawn(move |context| hello::run(context, ours, count, channel, HELLO_WAIT, verdict_tx));
+    match verdict_rx.await {
+        Ok(Verdict::Agreed) => Ok(()),
+        Ok(Verdict::Mismatch(error)) => Err(eyre::eyre!(error)),
+        Ok(Verdict::Unanswered { agreed }) => {
+            tracing::warn!(
+                answered = agreed,
+                validators = count,
+                wait = ?HELLO_WAIT,
+                "starting consensus before a quorum of validators answered; they may be down \
+                 or unreachable"
+            );
+            Ok(())
+        }
+        Err(_) => Err(eyre::eyre!("the p2p network closed during startup")),
+    }
+}
+
 /// How long without a finalized block before a validator says what may be wrong.
 const STALL_WARNING: Duration = Duration::from_secs(20);
 
-/// Logs a warning whenever no block was finalized for [`STALL_WARNING`] (once per stall):
-/// the usual causes are peers down or unreachable and a chainspec mismatch, which the p2p
-/// handshake (committing to chain id and genesis) refuses without an error of its own.
+/// Logs a warning whenever no block was finalized for [`STALL_WARNING`] (once per stall): the
+/// usual causes are peers down or unreachable (a chainspec mismatch is found at startup by
+/// [`check_chainspec`] when the peers answer).
 async fn watch_for_stalls(
     engine: Engine,
     validators: usize,
@@ -320,8 +363,7 @@ async fn watch_for_stalls(
                 genesis = %spec.genesis_hash,
                 "no block finalized for {}s: consensus needs {quorum} of {validators} \
                  validators. Check that the others run and are reachable at their p2p addresses, \
-                 and that they use the same chainspec (chain id {}, genesis {}): a node with \
-                 another chainspec is refused by the p2p handshake without an error of its own",
+                 and that they use the same chainspec (chain id {}, genesis {})",
                 since.elapsed().as_secs(),
                 spec.chain_id,
                 spec.genesis_hash,

@@ -3,7 +3,7 @@
 //! the restarted validator catches up; every node reports the same hash at every height. One
 //! validator posts to DA and the others stand by: every block is on DA once, and every
 //! validator's `finalized` advances.
-//! Plus the startup errors an operator can hit.
+//! Plus the startup errors an operator can hit, a chainspec mismatch between nodes among them.
 
 use crate::{
     common::binary,
@@ -385,8 +385,7 @@ fn a_validator_without_a_quorum_says_what_to_check() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (spec, validators) = network(dir.path(), 2);
     let port = validators[0].1.to_string();
-    // Validator 1 never starts (as if down, or on another chainspec: the handshake refuses it
-    // the same way): no quorum, no block.
+    // Validator 1 never starts (down or unreachable): no quorum, no block.
     let mut child = Command::new(binary())
         .args([
             "node",
@@ -482,4 +481,84 @@ fn startup_errors_name_the_problem() {
     let (ok, _, stderr) = run(&["dump-genesis", "--validator", "0x1234@127.0.0.1:1"]);
     assert!(!ok);
     assert!(stderr.contains("not an ed25519 public key"), "{stderr}");
+}
+
+#[test]
+fn validators_on_different_chainspecs_fail_at_startup_naming_the_difference() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (spec, validators) = network(dir.path(), 2);
+    // The same validators, another chain id (one operator edited the file).
+    let mut other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec).expect("read chainspec"))
+            .expect("chainspec json");
+    other["config"]["chainId"] = 4_242.into();
+    let other_spec = dir.path().join("other.json");
+    std::fs::write(&other_spec, other.to_string()).expect("write chainspec");
+    let chain_id = |path: &str| -> u64 {
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+        json["config"]["chainId"].as_u64().expect("chain id")
+    };
+    let ours = chain_id(&spec);
+
+    let start = |i: usize, spec: &Path| {
+        let (key, port) = &validators[i];
+        let log = std::fs::File::create(dir.path().join(format!("node{i}.log"))).expect("log");
+        Command::new(binary())
+            .args(["node", "--chain"])
+            .arg(spec)
+            .args(["--validator.key", key, "--p2p.addr", "127.0.0.1"])
+            .args(["--p2p.port", &port.to_string(), "--datadir"])
+            .arg(dir.path().join(format!("node{i}")))
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start validator")
+    };
+    let nodes = [start(0, Path::new(&spec)), start(1, &other_spec)];
+    // With two validators (f = 0) one disagreeing peer is enough: both stop, each naming the
+    // other's chain id and its own.
+    for (i, node) in nodes.into_iter().enumerate() {
+        let exited = exit_within(node, std::time::Duration::from_secs(60));
+        let stderr =
+            std::fs::read_to_string(dir.path().join(format!("node{i}.log"))).expect("read log");
+        assert!(
+            exited.is_some_and(|status| !status.success()),
+            "node {i}: {exited:?}: {stderr}"
+        );
+        let (theirs, mine) = if i == 0 { (4_242, ours) } else { (ours, 4_242) };
+        for expected in [
+            "chainspec mismatch".to_string(),
+            format!("chain id {theirs} (this node: {mine})"),
+            consensus_key(&validators[1 - i].0),
+        ] {
+            assert!(
+                stderr.contains(&expected),
+                "node {i}: `{expected}` missing: {stderr}"
+            );
+        }
+    }
+}
+
+/// The exit status of `child` if it exits within `timeout` (it is killed otherwise).
+fn exit_within(
+    mut child: std::process::Child,
+    timeout: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < timeout {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// The public key (0x hex) of a key file, as `keygen` printed it.
+fn consensus_key(path: &str) -> String {
+    let key = hauptbuch_reth::consensus::read_key(Path::new(path)).expect("key");
+    hauptbuch_reth::consensus::public_key_hex(&key)
 }
