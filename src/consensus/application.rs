@@ -12,10 +12,14 @@
 //!
 //! Engine calls block (execution, state root), so they run on the runtime's blocking pool.
 //!
-//! Pacing: a block is proposed `block_time` after its parent reached the proposer (the proposal
-//! arrived, or it started building it itself). The proposer starts building its expected build
-//! time earlier, so that the interval between blocks is the block time and not the block time
-//! plus the build.
+//! Pacing: every block says in its `extraData` when it was due (`hauptbuch` then the unix time
+//! in ms, big-endian). Its child is due `block_time` later, but never before the parent reached
+//! the proposer (the proposal arrived, or it built it itself) nor more than `block_time` after
+//! that: on time, blocks keep a fixed cadence whatever the propagation delay; after a late
+//! parent (a timed-out view, a DA pause) the next block follows at once and the cadence restarts
+//! from there; a proposer's wrong clock or a forged due time can only move a block within that
+//! window. The proposer starts building its expected build time early, so that the block is
+//! ready when due. The due time is a hint for the next proposer, not a validity rule.
 //!
 //! On a node that posts to DA, propose first waits for room under the bound on unposted blocks
 //! ([`UnpostedBound`]); while DA is down the leader thus proposes nothing and its views time out.
@@ -26,12 +30,12 @@ use super::{
 };
 use crate::{
     engine::{Engine, EngineError},
-    execution::{BlockAttributes, ExecutionError},
+    execution::{BlockAttributes, EXTRA_DATA, ExecutionError},
     preconf::Preconfer,
     txpool::TxPool,
 };
 use alloy_consensus::{Block, TxEnvelope};
-use alloy_primitives::{B256, keccak256, map::HashMap};
+use alloy_primitives::{B256, Bytes, keccak256, map::HashMap};
 use commonware_consensus::{
     Application, Heightable, marshal::ancestry::Ancestry, simplex::types::Context,
 };
@@ -61,9 +65,8 @@ pub struct ChainApplication {
     unposted_bound: Option<UnpostedBound>,
     validators: Arc<ValidatorSet>,
     block_time: Duration,
-    /// When each recent block reached this node (its proposal arrived, or this node started
-    /// building it): a proposal is ready when its parent is `block_time` old.
-    seen: Arc<Mutex<HashMap<B256, SystemTime>>>,
+    /// When a child of each recent block this node executed is due (see the module's pacing).
+    child_due: Arc<Mutex<HashMap<B256, SystemTime>>>,
     /// How long this node's recent builds took (moving average): a proposer starts building that
     /// much before the block time is up, so the block is ready on time rather than late by its
     /// own build time.
@@ -87,7 +90,7 @@ impl ChainApplication {
             unposted_bound: None,
             validators,
             block_time,
-            seen: Default::default(),
+            child_due: Default::default(),
             build_time: Default::default(),
             corrupt_proposals: false,
         }
@@ -101,14 +104,14 @@ impl ChainApplication {
         self
     }
 
-    /// When a proposal on a parent seen at `seen` starts building: `block_time` after it, less
-    /// the expected build time (at most half the block time).
-    fn build_start(&self, seen: SystemTime) -> SystemTime {
+    /// When a proposal due at `due` starts building: the expected build time (at most half the
+    /// block time) earlier.
+    fn build_start(&self, due: SystemTime) -> SystemTime {
         let build = *self
             .build_time
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        seen + self.block_time - build.min(self.block_time / 2)
+        due - build.min(self.block_time / 2)
     }
 
     /// Folds one build's duration into the average (weight 1/4 for the newest).
@@ -137,16 +140,19 @@ impl ChainApplication {
         self
     }
 
-    fn mark_seen(&self, hash: B256, at: SystemTime) {
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if seen.len() >= SEEN_CAPACITY {
-            seen.clear();
+    fn set_child_due(&self, hash: B256, at: SystemTime) {
+        let mut due = self
+            .child_due
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if due.len() >= SEEN_CAPACITY {
+            due.clear();
         }
-        seen.insert(hash, at);
+        due.insert(hash, at);
     }
 
-    fn seen_at(&self, hash: &B256) -> Option<SystemTime> {
-        self.seen
+    fn child_due(&self, hash: &B256) -> Option<SystemTime> {
+        self.child_due
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(hash)
@@ -266,8 +272,9 @@ impl ChainApplication {
         {
             return Ok(None);
         }
-        if let Some(seen) = self.seen_at(&parent_hash) {
-            context.sleep_until(self.build_start(seen)).await;
+        let due = self.child_due(&parent_hash);
+        if let Some(due) = due {
+            context.sleep_until(self.build_start(due)).await;
         }
         if let Some(bound) = &self.unposted_bound {
             // Consensus drops this future when the view times out, ending the wait.
@@ -275,14 +282,17 @@ impl ChainApplication {
         }
         let parent_header = parent.inner().header().clone();
         let started = context.current();
+        // A parent this node has not timed (it restarted) paces from now.
+        let due = due.unwrap_or(started);
         let now = unix_secs(started);
-        let attributes = BlockAttributes::next(
+        let mut attributes = BlockAttributes::next(
             self.engine.spec(),
             parent_hash,
             &parent_header,
             now,
             self.validators.fee_recipient(&consensus.leader),
         );
+        attributes.extra_data = extra_data_due(due);
         // Promised transactions of this block first (preconfirmations), then the pool in
         // arrival order; transactions already in pending ancestors are not taken again.
         let included = self.pending_transactions(parent_hash)?;
@@ -323,7 +333,7 @@ impl ChainApplication {
                 .duration_since(started)
                 .unwrap_or_default(),
         );
-        self.mark_seen(built.hash, started);
+        self.set_child_due(built.hash, due + self.block_time);
         tracing::debug!(
             number = built.block.header.number,
             hash = %built.hash,
@@ -405,7 +415,8 @@ impl ChainApplication {
         .await?;
         match result {
             Ok(()) => {
-                self.mark_seen(candidate.inner().hash(), arrived);
+                let due = due_after(self.block_time, due_of(&block.header.extra_data), arrived);
+                self.set_child_due(candidate.inner().hash(), due);
                 Ok(true)
             }
             Err(err) if is_invalid(&err) => {
@@ -489,8 +500,69 @@ fn is_invalid(err: &EngineError) -> bool {
     )
 }
 
+/// When a child of a block due at `due` (if it says) that reached this node at `arrived` is
+/// due: `block_time` after the parent was due, within `[arrived, arrived + block_time]`.
+fn due_after(block_time: Duration, due: Option<SystemTime>, arrived: SystemTime) -> SystemTime {
+    let latest = arrived + block_time;
+    due.map_or(latest, |due| (due + block_time).clamp(arrived, latest))
+}
+
+/// `extraData` of a block due at `due`: [`EXTRA_DATA`], then the unix time in ms (big-endian).
+fn extra_data_due(due: SystemTime) -> Bytes {
+    let ms = due
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let ms = u64::try_from(ms).unwrap_or(u64::MAX);
+    [EXTRA_DATA, &ms.to_be_bytes()].concat().into()
+}
+
+/// When a block was due, from its `extraData` ([`extra_data_due`]); `None` for any other.
+fn due_of(extra_data: &[u8]) -> Option<SystemTime> {
+    let ms = extra_data.strip_prefix(EXTRA_DATA)?;
+    UNIX_EPOCH.checked_add(Duration::from_millis(u64::from_be_bytes(
+        ms.try_into().ok()?,
+    )))
+}
+
 fn unix_secs(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn extra_data_carries_the_due_time() {
+        let due = at(1_764_000_000_123);
+        let extra = extra_data_due(due);
+        assert!(extra.len() <= 32);
+        assert!(extra.starts_with(EXTRA_DATA));
+        assert_eq!(due_of(&extra), Some(due));
+        assert_eq!(due_of(EXTRA_DATA), None);
+        assert_eq!(due_of(b"forged"), None);
+        assert_eq!(due_of(&extra[..extra.len() - 1]), None);
+    }
+
+    #[test]
+    fn children_keep_the_cadence_within_a_window_after_arrival() {
+        let block_time = Duration::from_millis(250);
+        let due = |parent: Option<u64>, arrived| due_after(block_time, parent.map(at), at(arrived));
+        // On time: 250 ms after the parent was due, however late it arrived within that.
+        assert_eq!(due(Some(10_000), 10_030), at(10_250));
+        assert_eq!(due(Some(10_000), 10_249), at(10_250));
+        // Late (a timed-out view): at once, and the cadence restarts from there.
+        assert_eq!(due(Some(10_000), 11_000), at(11_000));
+        // A due time far ahead (a wrong clock, a forged hint) waits at most a block time.
+        assert_eq!(due(Some(99_000), 10_000), at(10_250));
+        // No hint: a block time after arrival.
+        assert_eq!(due(None, 10_000), at(10_250));
+    }
 }
