@@ -606,7 +606,9 @@ impl Preconfer {
         let root = B256::from(tree.root().unwrap_or_default());
         let leaf_count = leaves.len() as u32;
         let message = batch_message(inner.chain_id, batch_id, leaf_count, root);
+        let started = std::time::Instant::now();
         let signature = mldsa65::detached_sign(&message, &inner.keys.ml_dsa_secret);
+        metrics::histogram!("hauptbuch_preconf_batch_sign_seconds").record(started.elapsed());
         let public = inner.keys.public();
         let batch = StoredBatch {
             signature: Bytes::copy_from_slice(signature.as_bytes()),
@@ -650,7 +652,9 @@ impl Preconfer {
                 raw: request.raw.clone(),
             })
             .collect();
+        let started = std::time::Instant::now();
         inner.store.write_batch(batch_id, &batch, &stored)?;
+        metrics::histogram!("hauptbuch_preconf_batch_store_seconds").record(started.elapsed());
         Ok(stored
             .into_iter()
             .map(|stored| {
@@ -698,7 +702,10 @@ impl IssuerTask {
                 }
             }
             let preconfer = self.preconfer.clone();
+            metrics::histogram!("hauptbuch_preconf_batch_size").record(batch.len() as f64);
+            let started = std::time::Instant::now();
             tokio::task::spawn_blocking(move || preconfer.issue(batch)).await?;
+            metrics::histogram!("hauptbuch_preconf_batch_seconds").record(started.elapsed());
         }
     }
 }
