@@ -232,6 +232,89 @@ fn archive_config<C>(
     }
 }
 
+/// Marshal over the node's archives.
+type MarshalActor<E> = Marshal<
+    E,
+    Standard<ConsensusBlock>,
+    ConstantProvider<Scheme, Epoch>,
+    immutable::Archive<E, Digest, Finalization>,
+    immutable::Archive<E, Digest, Arc<ConsensusBlock>>,
+    FixedEpocher,
+    Sequential,
+>;
+
+/// Opens marshal's archives and actor for `engine`'s chain under `prefix`.
+async fn open_marshal<E>(
+    context: &E,
+    prefix: &str,
+    scheme: Scheme,
+    engine: &Engine,
+    epocher: FixedEpocher,
+    page_cache: &CacheRef,
+) -> eyre::Result<(
+    MarshalActor<E>,
+    marshal::core::Mailbox<Scheme, Standard<ConsensusBlock>>,
+)>
+where
+    E: Spawner + Supervisor + Clock + Storage + Metrics + rand::CryptoRng,
+{
+    let genesis = genesis(engine.spec());
+    let genesis_digest = genesis.digest();
+    let finalizations = immutable::Archive::init(
+        context.child("finalizations"),
+        archive_config(
+            prefix,
+            "finalizations",
+            Scheme::certificate_codec_config_unbounded(),
+            page_cache,
+        ),
+    )
+    .await
+    .map_err(|err| eyre::eyre!("cannot open the finalization archive: {err}"))?;
+    let blocks = immutable::Archive::init(
+        context.child("blocks"),
+        archive_config(prefix, "blocks", MAX_BLOCK_SIZE, page_cache),
+    )
+    .await
+    .map_err(|err| eyre::eyre!("cannot open the block archive: {err}"))?;
+    let (marshal, mailbox, floor) = Marshal::init(
+        context.child("marshal"),
+        finalizations,
+        blocks,
+        marshal::Config {
+            provider: ConstantProvider::<Scheme, Epoch>::new(scheme),
+            epocher,
+            start: marshal::Start::Genesis(commonware_cryptography::Digested::precomputed(
+                genesis,
+                genesis_digest,
+            )),
+            partition_prefix: format!("{prefix}-marshal"),
+            mailbox_size: MAILBOX,
+            view_retention: ViewDelta::new(10),
+            prunable_items_per_section: NZU64!(10),
+            page_cache: page_cache.clone(),
+            replay_buffer: WRITE_BUFFER,
+            key_write_buffer: WRITE_BUFFER,
+            value_write_buffer: WRITE_BUFFER,
+            block_codec_config: MAX_BLOCK_SIZE,
+            max_repair: NZUsize!(16),
+            max_pending_acks: NZUsize!(1),
+            strategy: Sequential,
+        },
+    )
+    .await;
+    tracing::info!(processed = ?floor.processed(), "consensus storage opened");
+    Ok((marshal, mailbox))
+}
+
+/// The chain's genesis as a consensus block.
+fn genesis(spec: &ChainSpec) -> ConsensusBlock {
+    ConsensusBlock::genesis(
+        spec.genesis_header.clone(),
+        spec.genesis_header.withdrawals_root.is_some(),
+    )
+}
+
 /// Starts a validator: marshal (with its archives, block broadcast and backfill), the finalizer
 /// and simplex, all on `context`'s runtime and `peers`' network.
 #[allow(clippy::too_many_arguments)]
@@ -260,62 +343,20 @@ where
     .ok_or_else(|| {
         eyre::eyre!("validator key {public_key} is not in the chainspec's validator set")
     })?;
-    let provider = ConstantProvider::<Scheme, Epoch>::new(scheme.clone());
     let epocher = FixedEpocher::new(NZU64!(u64::MAX));
     let page_cache = CacheRef::new(PAGE_CACHE_PAGE, PAGE_CACHE_PAGES);
     let prefix = &config.partition_prefix;
-
     let spec = engine.spec().clone();
-    let genesis = ConsensusBlock::genesis(
-        spec.genesis_header.clone(),
-        spec.genesis_header.withdrawals_root.is_some(),
-    );
-    let genesis_digest = genesis.digest();
-
-    let finalizations = immutable::Archive::init(
-        context.child("finalizations"),
-        archive_config(
-            prefix,
-            "finalizations",
-            Scheme::certificate_codec_config_unbounded(),
-            &page_cache,
-        ),
+    let genesis_digest = genesis(&spec).digest();
+    let (marshal, mailbox) = open_marshal(
+        &context,
+        prefix,
+        scheme.clone(),
+        &engine,
+        epocher.clone(),
+        &page_cache,
     )
-    .await
-    .map_err(|err| eyre::eyre!("cannot open the finalization archive: {err}"))?;
-    let blocks = immutable::Archive::init(
-        context.child("blocks"),
-        archive_config(prefix, "blocks", MAX_BLOCK_SIZE, &page_cache),
-    )
-    .await
-    .map_err(|err| eyre::eyre!("cannot open the block archive: {err}"))?;
-    let (marshal, mailbox, floor) = Marshal::init(
-        context.child("marshal"),
-        finalizations,
-        blocks,
-        marshal::Config {
-            provider,
-            epocher: epocher.clone(),
-            start: marshal::Start::Genesis(commonware_cryptography::Digested::precomputed(
-                genesis,
-                genesis_digest,
-            )),
-            partition_prefix: format!("{prefix}-marshal"),
-            mailbox_size: MAILBOX,
-            view_retention: ViewDelta::new(10),
-            prunable_items_per_section: NZU64!(10),
-            page_cache: page_cache.clone(),
-            replay_buffer: WRITE_BUFFER,
-            key_write_buffer: WRITE_BUFFER,
-            value_write_buffer: WRITE_BUFFER,
-            block_codec_config: MAX_BLOCK_SIZE,
-            max_repair: NZUsize!(16),
-            max_pending_acks: NZUsize!(1),
-            strategy: Sequential,
-        },
-    )
-    .await;
-    tracing::info!(processed = ?floor.processed(), "consensus storage opened");
+    .await?;
 
     let backfill = resolver::init(
         context.child("backfill"),
@@ -394,6 +435,164 @@ where
         marshal,
         finalizer,
     })
+}
+
+/// Settings of a follower: a full node on the validators' p2p network. It takes no part in
+/// consensus; it verifies the finalization certificates validators broadcast, fetches the
+/// blocks they finalize (marshal's backfill) and executes and commits them in order, as a
+/// validator's finalizer does.
+#[derive(Clone)]
+pub struct FollowerConfig {
+    /// This node's p2p identity (not a validator key).
+    pub key: PrivateKey,
+    /// The validator set whose certificates count.
+    pub validators: Arc<ValidatorSet>,
+    /// Signature namespace ([`namespace`]).
+    pub namespace: Vec<u8>,
+    /// Prefix of the storage partitions.
+    pub partition_prefix: String,
+}
+
+impl std::fmt::Debug for FollowerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FollowerConfig")
+            .field("validators", &self.validators.len())
+            .field("partition_prefix", &self.partition_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Handles of a running follower's actors.
+pub struct FollowerHandles {
+    /// Marshal.
+    pub marshal: Handle<()>,
+    /// The task verifying broadcast certificates.
+    pub certificates: Handle<()>,
+    /// The finalizer committing blocks.
+    pub finalizer: Handle<Result<(), crate::engine::EngineError>>,
+}
+
+impl std::fmt::Debug for FollowerHandles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FollowerHandles").finish_non_exhaustive()
+    }
+}
+
+impl FollowerHandles {
+    /// Aborts every actor (a crash in tests).
+    pub fn abort(&self) {
+        self.marshal.abort();
+        self.certificates.abort();
+        self.finalizer.abort();
+    }
+}
+
+/// Starts a follower ([`FollowerConfig`]) on the validators' `certificates` and `backfill`
+/// channels.
+pub async fn start_follower<E, S, R, P, B>(
+    context: E,
+    config: FollowerConfig,
+    engine: Engine,
+    peers: P,
+    blocker: B,
+    certificates: (S, R),
+    backfill: (S, R),
+) -> eyre::Result<FollowerHandles>
+where
+    E: Spawner + Supervisor + Clock + Storage + Metrics + rand::CryptoRng,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+    P: Provider<PublicKey = PublicKey>,
+    B: Blocker<PublicKey = PublicKey> + Clone,
+{
+    let scheme = Scheme::verifier(&config.namespace, config.validators.keys().clone());
+    let page_cache = CacheRef::new(PAGE_CACHE_PAGE, PAGE_CACHE_PAGES);
+    let (marshal, mailbox) = open_marshal(
+        &context,
+        &config.partition_prefix,
+        scheme.clone(),
+        &engine,
+        FixedEpocher::new(NZU64!(u64::MAX)),
+        &page_cache,
+    )
+    .await?;
+    let backfill = resolver::init(
+        context.child("backfill"),
+        resolver::Config {
+            public_key: config.key.public_key(),
+            peer_provider: peers,
+            blocker: blocker.clone(),
+            mailbox_size: MAILBOX,
+            fetch_timeout: commonware_utils::NZDuration!(Duration::from_secs(2)),
+            fetch_retry_delay: Duration::from_millis(100),
+            priority_requests: false,
+            priority_responses: false,
+        },
+        backfill,
+    );
+    let (reporter, finalized) = finalizer::channel();
+    let marshal = marshal.start_unbuffered(reporter, backfill);
+    let finalizer = context.child("finalizer").spawn({
+        let mailbox = mailbox.clone();
+        move |context| finalizer::run(context, engine, mailbox, finalized)
+    });
+    let certificates = context.child("certificates").spawn(move |context| {
+        follow_certificates(context, scheme, mailbox, certificates, blocker)
+    });
+    Ok(FollowerHandles {
+        marshal,
+        certificates,
+        finalizer,
+    })
+}
+
+/// Verifies the finalizations validators broadcast and reports them to marshal, which then
+/// fetches and delivers their blocks. A peer sending a certificate that does not decode or
+/// verify is blocked.
+async fn follow_certificates<E, S, R, B>(
+    mut context: E,
+    scheme: Scheme,
+    mut marshal: marshal::core::Mailbox<Scheme, Standard<ConsensusBlock>>,
+    (_sender, mut receiver): (S, R),
+    mut blocker: B,
+) where
+    E: Clock + rand::CryptoRng,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+    B: Blocker<PublicKey = PublicKey>,
+{
+    use commonware_codec::Decode as _;
+    use commonware_consensus::{Reporter as _, simplex::types::{Activity, Certificate}};
+    let config = scheme.certificate_codec_config();
+    // Every validator broadcasts each certificate: verify and report a view once.
+    let mut reported = None;
+    loop {
+        let Ok((peer, message)) = receiver.recv().await else {
+            return;
+        };
+        let certificate = match Certificate::<Scheme, Digest>::decode_cfg(message, &config) {
+            Ok(certificate) => certificate,
+            Err(err) => {
+                tracing::warn!(peer = %public_key_to_hex(&peer), %err, "blocking a peer: undecodable certificate");
+                blocker.block(peer);
+                continue;
+            }
+        };
+        let Certificate::Finalization(finalization) = certificate else {
+            continue;
+        };
+        let view = finalization.proposal.round.view();
+        if reported.is_some_and(|last| view <= last) {
+            continue;
+        }
+        if !finalization.verify(&mut context, &scheme, &Sequential) {
+            tracing::warn!(peer = %public_key_to_hex(&peer), %view, "blocking a peer: invalid finalization certificate");
+            blocker.block(peer);
+            continue;
+        }
+        reported = Some(view);
+        marshal.report(Activity::Finalization(finalization));
+    }
 }
 
 /// Runs blocking engine work off the async workers.

@@ -44,11 +44,20 @@ struct Node {
     corrupt_proposals: bool,
 }
 
+/// A full node on the validators' network (a secondary peer), following their certificates.
+struct Follower {
+    key: ed25519::PrivateKey,
+    engine: Engine,
+    _dir: tempfile::TempDir,
+    handles: Option<consensus::FollowerHandles>,
+}
+
 struct Cluster {
     context: Context,
     oracle: Oracle<PublicKey, Context>,
     validators: Arc<ValidatorSet>,
     nodes: Vec<Node>,
+    follower: Follower,
 }
 
 impl Cluster {
@@ -67,20 +76,27 @@ impl Cluster {
             .collect();
         let validators = Arc::new(ValidatorSet::from_chainspec(&members).expect("validator set"));
         let peers: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
-        let (network, oracle) = Network::new_with_peers(
+        let follower_key = ed25519::PrivateKey::from_seed(1_000);
+        let (network, oracle) = Network::new_with_split_peers(
             context.child("network"),
             simulated::Config {
                 max_size: 16 * 1024 * 1024,
-                max_peers_per_set: NZUsize!(VALIDATORS),
+                max_peers_per_set: NZUsize!(VALIDATORS + 1),
                 disconnect_on_block: true,
                 tracked_peer_sets: NZUsize!(1),
             },
             peers.clone(),
+            [follower_key.public_key()],
         )
         .await;
         network.start();
-        for a in &peers {
-            for b in &peers {
+        let everyone: Vec<PublicKey> = peers
+            .iter()
+            .cloned()
+            .chain([follower_key.public_key()])
+            .collect();
+        for a in &everyone {
+            for b in &everyone {
                 if a != b {
                     oracle
                         .add_link(a.clone(), b.clone(), LINK)
@@ -90,6 +106,14 @@ impl Cluster {
             }
         }
         let spec = ChainSpec::from_arg("devnet").expect("devnet");
+        let (dir, engine) = temp_engine(spec.clone());
+        engine.init_genesis().expect("genesis");
+        let follower = Follower {
+            key: follower_key,
+            engine,
+            _dir: dir,
+            handles: None,
+        };
         let nodes = keys
             .into_iter()
             .map(|key| {
@@ -113,6 +137,66 @@ impl Cluster {
             oracle,
             validators,
             nodes,
+            follower,
+        }
+    }
+
+    async fn start_follower(&mut self) {
+        let follower = &self.follower;
+        let control = self.oracle.control(follower.key.public_key());
+        let register = async |channel| {
+            control
+                .clone()
+                .register(channel, QUOTA)
+                .await
+                .expect("register channel")
+        };
+        let certificates = register(channels::CERTIFICATES).await;
+        let backfill = register(channels::BACKFILL).await;
+        let config = consensus::FollowerConfig {
+            key: follower.key.clone(),
+            validators: self.validators.clone(),
+            namespace: consensus::namespace(follower.engine.spec()),
+            partition_prefix: "follower".into(),
+        };
+        let handles = consensus::start_follower(
+            self.context.child("follower"),
+            config,
+            follower.engine.clone(),
+            self.oracle.manager(),
+            control,
+            certificates,
+            backfill,
+        )
+        .await
+        .expect("start follower");
+        self.follower.handles = Some(handles);
+    }
+
+    async fn crash_follower(&mut self) {
+        if let Some(handles) = self.follower.handles.take() {
+            handles.abort();
+            let _ = handles.marshal.await;
+            let _ = handles.certificates.await;
+            let _ = handles.finalizer.await;
+        }
+    }
+
+    fn follower_height(&self) -> u64 {
+        self.follower.engine.head().expect("head").number
+    }
+
+    /// Waits (virtual time) until the follower committed `height`; panics after `limit`.
+    async fn wait_for_follower(&self, height: u64, limit: Duration) {
+        let deadline = self.context.current() + limit;
+        while self.follower_height() < height {
+            assert!(
+                self.context.current() < deadline,
+                "the follower did not reach height {height}: it is at {}, validators at {:?}",
+                self.follower_height(),
+                (0..VALIDATORS).map(|i| self.height(i)).collect::<Vec<_>>()
+            );
+            self.context.sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -193,8 +277,10 @@ impl Cluster {
             let hashes: Vec<_> = self
                 .nodes
                 .iter()
-                .filter_map(|node| {
-                    node.engine
+                .map(|node| &node.engine)
+                .chain([&self.follower.engine])
+                .filter_map(|engine| {
+                    engine
                         .db()
                         .provider()
                         .expect("provider")
@@ -238,6 +324,41 @@ fn simulate(seed: u64, scenario: impl AsyncFnOnce(&mut Cluster) + Send + 'static
         let mut cluster = Cluster::new(context).await;
         scenario(&mut cluster).await;
         cluster.assert_consistent();
+    });
+}
+
+#[test]
+fn a_follower_on_the_validators_network_backfills_and_follows_the_finalized_chain() {
+    simulate(11, async |cluster| {
+        for i in 0..VALIDATORS {
+            cluster.start(i).await;
+        }
+        let to = alloy_primitives::Address::with_last_byte(0xee);
+        send_transfers(&cluster.nodes[1], 1, 5, to);
+        cluster
+            .wait_for(&[0, 1, 2, 3], 6, Duration::from_secs(60))
+            .await;
+        // Started late: blocks 1..6 come from backfill, later ones as they are finalized.
+        cluster.start_follower().await;
+        let target = cluster.height(0) + 4;
+        cluster
+            .wait_for_follower(target, Duration::from_secs(60))
+            .await;
+        let provider = cluster.follower.engine.db().provider().expect("provider");
+        let account = provider.account(to).expect("read").expect("paid");
+        assert_eq!(account.balance, alloy_primitives::U256::from(5));
+        drop(provider);
+        // Restarted from its data after the chain moved on, it catches up again.
+        cluster.crash_follower().await;
+        let before = cluster.follower_height();
+        cluster
+            .wait_for(&[0, 1, 2, 3], before + 5, Duration::from_secs(60))
+            .await;
+        cluster.start_follower().await;
+        cluster
+            .wait_for_follower(before + 5, Duration::from_secs(60))
+            .await;
+        cluster.crash_follower().await;
     });
 }
 
