@@ -64,6 +64,12 @@ if [[ ! -f "$DIR/chainspec.json" ]]; then
     > "$DIR/chainspec.json" 2> "$DIR/dump-genesis.log"
 fi
 N=$(ls -d "$DIR"/node[0-9]* | grep -vc '\.log$' || true)
+# The full node's p2p key: validators let it follow them.
+mkdir -p "$DIR/full"
+if [[ ! -f "$DIR/full/p2p.key" ]]; then
+  "$BIN" keygen --output "$DIR/full/p2p.key" > "$DIR/full/public-key"
+fi
+FULL_P2P="$(cat "$DIR/full/public-key")@127.0.0.1:$((P2P_PORT + N))"
 
 "$BIN" da-server --datadir "$DIR/da" --addr "127.0.0.1:$DA_PORT" > "$DIR/da.log" 2>&1 &
 echo "$! da-server" >> "$DIR/pids"
@@ -74,12 +80,14 @@ for ((i = 0; i < N; i++)); do
     --validator.key "$DIR/node$i/validator.key" --p2p.addr 127.0.0.1 --p2p.port $((P2P_PORT + i)) \
     --http --http.port $((RPC_PORT + i)) --ws --ws.port $((RPC_PORT + 1000 + i)) \
     --da.url "http://127.0.0.1:$DA_PORT" --da.auth-token-file "$DIR/da/auth/admin.token" \
-    --da.batch-interval 500ms ${NODE_ARGS:-} > "$DIR/node$i.log" 2>&1 &
+    --da.batch-interval 500ms --p2p.followers "$FULL_P2P" ${NODE_ARGS:-} > "$DIR/node$i.log" 2>&1 &
   echo "$! node$i" >> "$DIR/pids"
 done
 
-# A full node: no validator key, follows the chain from DA and verifies every certificate.
+# A full node: no validator key; follows the validators over p2p (certificates verified, blocks
+# executed) and reads DA for `finalized`.
 "$BIN" node --chain "$DIR/chainspec.json" --datadir "$DIR/full" \
+  --p2p.key "$DIR/full/p2p.key" --p2p.addr 127.0.0.1 --p2p.port $((P2P_PORT + N)) \
   --http --http.port $((RPC_PORT + N)) --ws --ws.port $((RPC_PORT + 1000 + N)) \
   --da.url "http://127.0.0.1:$DA_PORT" --da.auth-token-file "$DIR/da/auth/admin.token" \
   > "$DIR/full.log" 2>&1 &
@@ -89,5 +97,5 @@ echo "devnet in $DIR: $N validators, block time ${BLOCK_TIME_MS} ms, DA http://1
 for ((i = 0; i < N; i++)); do
   echo "  node$i  http://127.0.0.1:$((RPC_PORT + i))  ws://127.0.0.1:$((RPC_PORT + 1000 + i))  log $DIR/node$i.log"
 done
-echo "  full   http://127.0.0.1:$((RPC_PORT + N))  ws://127.0.0.1:$((RPC_PORT + 1000 + N))  log $DIR/full.log (follows DA)"
+echo "  full   http://127.0.0.1:$((RPC_PORT + N))  ws://127.0.0.1:$((RPC_PORT + 1000 + N))  log $DIR/full.log (follows over p2p)"
 echo "stop with: just devnet-stop"

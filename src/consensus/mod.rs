@@ -487,8 +487,9 @@ impl FollowerHandles {
     }
 }
 
-/// Starts a follower ([`FollowerConfig`]) on the validators' `certificates` and `backfill`
-/// channels.
+/// Starts a follower ([`FollowerConfig`]) on the validators' `certificates`, `blocks` and
+/// `backfill` channels.
+#[allow(clippy::too_many_arguments)]
 pub async fn start_follower<E, S, R, P, B>(
     context: E,
     config: FollowerConfig,
@@ -496,6 +497,7 @@ pub async fn start_follower<E, S, R, P, B>(
     peers: P,
     blocker: B,
     certificates: (S, R),
+    blocks: (S, R),
     backfill: (S, R),
 ) -> eyre::Result<FollowerHandles>
 where
@@ -520,7 +522,7 @@ where
         context.child("backfill"),
         resolver::Config {
             public_key: config.key.public_key(),
-            peer_provider: peers,
+            peer_provider: peers.clone(),
             blocker: blocker.clone(),
             mailbox_size: MAILBOX,
             fetch_timeout: commonware_utils::NZDuration!(Duration::from_secs(2)),
@@ -530,15 +532,29 @@ where
         },
         backfill,
     );
+    // Blocks the validators broadcast arrive before their certificates; backfill fetches the rest.
+    let (broadcast, buffer) = buffered::Engine::new(
+        context.child("broadcast"),
+        buffered::Config {
+            public_key: config.key.public_key(),
+            mailbox_size: MAILBOX,
+            deque_size: 16,
+            priority: false,
+            codec_config: MAX_BLOCK_SIZE,
+            peer_provider: peers,
+            strategy: Sequential,
+        },
+    );
+    broadcast.start(blocks);
     let (reporter, finalized) = finalizer::channel();
-    let marshal = marshal.start_unbuffered(reporter, backfill);
+    let marshal = marshal.start(reporter, buffer, backfill);
     let finalizer = context.child("finalizer").spawn({
         let mailbox = mailbox.clone();
         move |context| finalizer::run(context, engine, mailbox, finalized)
     });
-    let certificates = context.child("certificates").spawn(move |context| {
-        follow_certificates(context, scheme, mailbox, certificates, blocker)
-    });
+    let certificates = context
+        .child("certificates")
+        .spawn(move |context| follow_certificates(context, scheme, mailbox, certificates, blocker));
     Ok(FollowerHandles {
         marshal,
         certificates,
@@ -562,7 +578,10 @@ async fn follow_certificates<E, S, R, B>(
     B: Blocker<PublicKey = PublicKey>,
 {
     use commonware_codec::Decode as _;
-    use commonware_consensus::{Reporter as _, simplex::types::{Activity, Certificate}};
+    use commonware_consensus::{
+        Reporter as _,
+        simplex::types::{Activity, Certificate},
+    };
     let config = scheme.certificate_codec_config();
     // Every validator broadcasts each certificate: verify and report a view once.
     let mut reported = None;

@@ -51,6 +51,19 @@ pub struct ConsensusArgs {
     /// node serves its stored chain over RPC but does not take part in consensus.
     #[arg(long = "validator.key", value_name = "FILE")]
     pub validator_key: Option<std::path::PathBuf>,
+    /// A full node's p2p key (from `hauptbuch-reth keygen`): the node follows the validators
+    /// over p2p (their finalization certificates and blocks) instead of from DA. The
+    /// validators must list it with `--p2p.followers`.
+    #[arg(
+        long = "p2p.key",
+        value_name = "FILE",
+        conflicts_with = "validator_key"
+    )]
+    pub p2p_key: Option<std::path::PathBuf>,
+    /// Full nodes this validator lets follow it over p2p, as `<publicKey>@<host:port>` (their
+    /// `--p2p.key` and p2p address), comma-separated.
+    #[arg(long = "p2p.followers", value_delimiter = ',', value_parser = parse_bootnode)]
+    pub followers: Vec<Bootnode>,
     /// p2p listen address.
     #[arg(long = "p2p.addr", default_value = "0.0.0.0")]
     pub p2p_addr: std::net::IpAddr,

@@ -27,6 +27,7 @@ use commonware_utils::{NZU32, NZUsize, ordered::Map};
 use eyre::WrapErr;
 use std::{
     net::{SocketAddr, ToSocketAddrs},
+    num::NonZeroUsize,
     path::Path,
     sync::Arc,
     time::Duration,
@@ -43,9 +44,17 @@ const CHANNEL_QUOTA: Quota = Quota::per_second(NZU32!(10_000));
 pub(super) enum Role {
     /// Sign and vote.
     Validator(Box<ValidatorRole>),
+    /// A full node following the validators over p2p (`--p2p.key`).
+    Follower(Box<FollowerRole>),
     /// Not a validator: follow the chain from DA when `--da.url` is given (a full node), else
     /// serve the stored chain.
     RpcOnly,
+}
+
+/// A full node's p2p identity and the validators it follows.
+pub(super) struct FollowerRole {
+    key: PrivateKey,
+    validators: Arc<ValidatorSet>,
 }
 
 /// A validator's identity and network.
@@ -81,6 +90,21 @@ impl Role {
         spec: &ChainSpec,
         datadir: &Path,
     ) -> eyre::Result<Self> {
+        if let (Some(path), None) = (&args.p2p_key, dev) {
+            let key = consensus::read_key(path)?;
+            let validators = ValidatorSet::from_chainspec(&spec.hauptbuch.validators)
+                .map_err(|e| eyre::eyre!("--p2p.key follows the chainspec's validators: {e}"))?;
+            if validators.contains(&key.public_key()) {
+                eyre::bail!(
+                    "--p2p.key {} is a validator's key: a validator runs with --validator.key",
+                    path.display()
+                );
+            }
+            return Ok(Self::Follower(Box::new(FollowerRole {
+                key,
+                validators: Arc::new(validators),
+            })));
+        }
         let key = match (&args.validator_key, dev) {
             (Some(path), _) => Some(consensus::read_key(path)?),
             (None, Some(_)) => Some(dev_key(datadir)?),
@@ -144,15 +168,80 @@ fn peer_addresses(
         let socket = if key == me {
             listen
         } else {
-            address
-                .to_socket_addrs()
-                .wrap_err_with(|| format!("cannot resolve validator address `{address}`"))?
-                .next()
-                .ok_or_else(|| eyre::eyre!("validator address `{address}` resolves to nothing"))?
+            resolve("validator", address)?
         };
         peers.push((key.clone(), Address::from(socket)));
     }
     Map::try_from(peers).map_err(|_| eyre::eyre!("duplicate validator keys"))
+}
+
+/// Resolves `--p2p.followers` (full nodes allowed to connect; never dialled).
+fn follower_addresses(followers: &[Bootnode]) -> eyre::Result<Map<PublicKey, Address>> {
+    let peers = followers
+        .iter()
+        .map(|f| {
+            Ok((
+                f.key.clone(),
+                Address::from(resolve("follower", &f.address)?),
+            ))
+        })
+        .collect::<eyre::Result<Vec<_>>>()?;
+    Map::try_from(peers).map_err(|_| eyre::eyre!("duplicate --p2p.followers keys"))
+}
+
+/// Resolves a `host:port` p2p address.
+fn resolve(what: &str, address: &str) -> eyre::Result<SocketAddr> {
+    address
+        .to_socket_addrs()
+        .wrap_err_with(|| format!("cannot resolve {what} address `{address}`"))?
+        .next()
+        .ok_or_else(|| eyre::eyre!("{what} address `{address}` resolves to nothing"))
+}
+
+/// The node's authenticated p2p network.
+type P2pNetwork = lookup::Network<Context, Cups<Sake<PrivateKey>, ChaCha20Poly1305>>;
+
+/// The authenticated p2p network of a node with `key` listening on `listen`, for a set of
+/// `validators` and at most `peers` tracked peers (validators and followers, this node
+/// included).
+fn p2p_network(
+    context: &Context,
+    key: &PrivateKey,
+    listen: SocketAddr,
+    validators: usize,
+    peers: usize,
+) -> (P2pNetwork, lookup::Oracle<PublicKey>) {
+    let participants = u32::try_from(validators).unwrap_or(u32::MAX);
+    let max_message_size = consensus::max_message_size(participants);
+    let handshake = Cups::<_, ChaCha20Poly1305>::new(
+        Sake {
+            signer: key.clone(),
+            synchrony_bound: Duration::from_secs(5),
+            max_handshake_age: Duration::from_secs(10),
+            version: sake::Version::V1,
+        },
+        cups::Version::V1,
+    );
+    let mut config = lookup::Config::recommended(
+        handshake,
+        consensus::P2P_NAMESPACE,
+        listen,
+        NonZeroUsize::new(peers).unwrap_or(NZUsize!(1)),
+        max_message_size,
+        NZUsize!(1024),
+    );
+    // Validator sets run on private networks and loopback devnets; a restarted peer should be
+    // redialled within a second, not after the production cooldown of a minute.
+    config.allow_private_ips = true;
+    config.peer_connection_cooldown = Duration::from_secs(1);
+    // The recommended limit admits one handshake per IP every 5 s. Validators sharing an IP
+    // (a loopback devnet, several behind one NAT) then connect one by one, and a fresh network
+    // spent ~15 s in view timeouts before every peer was connected. One per peer per second:
+    // only the set's keys are admitted anyway.
+    config.allowed_handshake_rate_per_ip =
+        Quota::per_second(std::num::NonZeroU32::new(participants.max(1)).unwrap_or(NZU32!(1)));
+    config.ping_frequency = Duration::from_secs(5);
+    lookup::Network::new(context.child("p2p"), config)
 }
 
 /// Starts p2p and the validator's actors on the node's runtime.
@@ -181,43 +270,21 @@ pub(super) async fn start(
         args.p2p_addr
     };
     let listen = SocketAddr::new(ip, port);
-    let participants = u32::try_from(validators.len()).unwrap_or(u32::MAX);
-    let max_message_size = consensus::max_message_size(participants);
-    let handshake = Cups::<_, ChaCha20Poly1305>::new(
-        Sake {
-            signer: key.clone(),
-            synchrony_bound: Duration::from_secs(5),
-            max_handshake_age: Duration::from_secs(10),
-            version: sake::Version::V1,
-        },
-        cups::Version::V1,
-    );
-    let mut config = lookup::Config::recommended(
-        handshake,
-        consensus::P2P_NAMESPACE,
+    let followers = follower_addresses(&args.followers)?;
+    let (mut network, mut oracle) = p2p_network(
+        context,
+        &key,
         listen,
-        NZUsize!(validators.len().max(1)),
-        max_message_size,
-        NZUsize!(1024),
+        validators.len(),
+        validators.len() + followers.len(),
     );
-    // Validator sets run on private networks and loopback devnets; a restarted peer should be
-    // redialled within a second, not after the production cooldown of a minute.
-    config.allow_private_ips = true;
-    config.peer_connection_cooldown = Duration::from_secs(1);
-    // The recommended limit admits one handshake per IP every 5 s. Validators sharing an IP
-    // (a loopback devnet, several behind one NAT) then connect one by one, and a fresh network
-    // spent ~15 s in view timeouts before every peer was connected. One per peer per second:
-    // only the set's keys are admitted anyway.
-    config.allowed_handshake_rate_per_ip = Quota::per_second(
-        std::num::NonZeroU32::new(u32::try_from(validators.len()).unwrap_or(u32::MAX).max(1))
-            .unwrap_or(NZU32!(1)),
-    );
-    config.ping_frequency = Duration::from_secs(5);
-    let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), config);
     let me = key.public_key();
     oracle.track(
         0,
-        peer_addresses(&validators, &args.bootnodes, &me, listen)?,
+        commonware_p2p::AddressableTrackedPeers::new(
+            peer_addresses(&validators, &args.bootnodes, &me, listen)?,
+            followers,
+        ),
     );
     let mut register = |channel| network.register(channel, CHANNEL_QUOTA);
     let channels = Channels {
@@ -277,6 +344,75 @@ pub(super) async fn start(
         oracle.clone(),
         oracle,
         channels,
+    )
+    .await
+}
+
+/// Starts p2p and the follower's actors: the node dials the validators (which must list its key
+/// with `--p2p.followers`), verifies their certificates, backfills and commits their blocks,
+/// and gossips the transactions it accepts to them.
+pub(super) async fn start_follower(
+    context: &Context,
+    args: &ConsensusArgs,
+    role: FollowerRole,
+    engine: Engine,
+    pool: TxPool,
+) -> eyre::Result<consensus::FollowerHandles> {
+    let FollowerRole { key, validators } = role;
+    let spec = engine.spec().clone();
+    let listen = SocketAddr::new(args.p2p_addr, args.p2p_port.unwrap_or(DEFAULT_P2P_PORT));
+    // The validators and this node.
+    let (mut network, mut oracle) = p2p_network(
+        context,
+        &key,
+        listen,
+        validators.len(),
+        validators.len() + 1,
+    );
+    let me = key.public_key();
+    oracle.track(
+        0,
+        peer_addresses(&validators, &args.bootnodes, &me, listen)?,
+    );
+    let certificates = network.register(channels::CERTIFICATES, CHANNEL_QUOTA);
+    let blocks = network.register(channels::BLOCKS, CHANNEL_QUOTA);
+    let backfill = network.register(channels::BACKFILL, CHANNEL_QUOTA);
+    let transactions = network.register(channels::TRANSACTIONS, CHANNEL_QUOTA);
+    // Validators send votes, simplex requests and hellos to every peer; a message on a channel
+    // not registered closes the connection, so these are registered and dropped.
+    let ignored = [channels::VOTES, channels::RESOLVER, channels::HELLO]
+        .map(|channel| network.register(channel, CHANNEL_QUOTA));
+    network.start();
+    for (_, mut receiver) in ignored {
+        context.child("ignored_channel").spawn(move |_| async move {
+            while commonware_p2p::Receiver::recv(&mut receiver).await.is_ok() {}
+        });
+    }
+    context.child("tx_gossip").spawn({
+        let (engine, pool) = (engine.clone(), pool);
+        move |context| consensus::gossip::run(context, engine, pool, transactions)
+    });
+    tracing::info!(
+        public_key = %consensus::public_key_hex(&key),
+        %listen,
+        validators = validators.len(),
+        "following the validators over p2p (full node)"
+    );
+    let config = consensus::FollowerConfig {
+        key,
+        validators,
+        namespace: consensus::namespace(&spec),
+        partition_prefix: "node".into(),
+    };
+    consensus::start_follower(
+        context.child("follower"),
+        config,
+        engine,
+        oracle.clone(),
+        oracle,
+        certificates,
+        blocks,
+        backfill,
     )
     .await
 }

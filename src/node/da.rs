@@ -18,6 +18,11 @@ use hauptbuch_exex::{
 use std::{path::Path, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
+/// Poster rank of a full node following the validators over p2p: it watches DA for the blobs
+/// of its blocks (its `finalized`) like a standby validator, and its failover delay
+/// (`rank × --da.failover-delay`) never ends, so it never posts.
+pub(super) const NEVER_POSTS: u32 = u32::MAX;
+
 /// Name of the DA ExEx (its finished height is persisted under it).
 const DA_EXEX: &str = "da";
 /// Batch interval on the embedded DA server (1 s blocks): blocks are firm about 0.7 s after they

@@ -115,6 +115,8 @@ impl NodeCommand {
         )?;
         let poster = match &role {
             consensus::Role::Validator(role) => Some(role.da_poster_rank()),
+            // Reads DA for `finalized` like a standby validator, and never posts.
+            consensus::Role::Follower(_) => Some(da::NEVER_POSTS),
             consensus::Role::RpcOnly => None,
         };
         let da = da::start(
@@ -137,9 +139,14 @@ impl NodeCommand {
         } else {
             None
         };
-        let validator = match role {
-            consensus::Role::Validator(role) => Some(
-                consensus::start(
+        // The finalizer committing blocks, and the other actors to stop at shutdown.
+        let (finalizer, actors) = match role {
+            consensus::Role::Validator(role) => {
+                let crate::consensus::ValidatorHandles {
+                    consensus,
+                    marshal,
+                    finalizer,
+                } = consensus::start(
                     &context,
                     &self.consensus,
                     self.dev.dev,
@@ -148,9 +155,25 @@ impl NodeCommand {
                     pool.clone(),
                     preconf.clone(),
                 )
-                .await?,
-            ),
-            consensus::Role::RpcOnly => None,
+                .await?;
+                (Some(finalizer), vec![consensus, marshal])
+            }
+            consensus::Role::Follower(role) => {
+                let crate::consensus::FollowerHandles {
+                    marshal,
+                    certificates,
+                    finalizer,
+                } = consensus::start_follower(
+                    &context,
+                    &self.consensus,
+                    *role,
+                    engine.clone(),
+                    pool.clone(),
+                )
+                .await?;
+                (Some(finalizer), vec![marshal, certificates])
+            }
+            consensus::Role::RpcOnly => (None, Vec::new()),
         };
 
         let modules = RpcModules {
@@ -187,17 +210,6 @@ impl NodeCommand {
             println!("ws://{addr}");
         }
 
-        let (finalizer, consensus_handles) = match validator {
-            Some(handles) => {
-                let crate::consensus::ValidatorHandles {
-                    consensus,
-                    marshal,
-                    finalizer,
-                } = handles;
-                (Some(finalizer), Some((consensus, marshal)))
-            }
-            None => (None, None),
-        };
         let finalizer_stopped = async {
             match finalizer {
                 Some(handle) => handle.await,
@@ -210,9 +222,8 @@ impl NodeCommand {
             result = finalizer_stopped => format!("consensus finalizer stopped: {result:?}"),
         };
         tracing::info!(%reason, "shutting down");
-        if let Some((consensus, marshal)) = consensus_handles {
-            consensus.abort();
-            marshal.abort();
+        for actor in actors {
+            actor.abort();
         }
         cancel.cancel();
         if tokio::time::timeout(SHUTDOWN_BUDGET, async {

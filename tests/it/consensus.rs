@@ -152,6 +152,7 @@ impl Cluster {
                 .expect("register channel")
         };
         let certificates = register(channels::CERTIFICATES).await;
+        let blocks = register(channels::BLOCKS).await;
         let backfill = register(channels::BACKFILL).await;
         let config = consensus::FollowerConfig {
             key: follower.key.clone(),
@@ -166,6 +167,7 @@ impl Cluster {
             self.oracle.manager(),
             control,
             certificates,
+            blocks,
             backfill,
         )
         .await

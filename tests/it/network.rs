@@ -1,6 +1,7 @@
 //! Real processes: a 4-validator network on loopback (keys from `keygen`, chainspec from
 //! `dump-genesis --validator`), under a stream of transfers, survives SIGKILL of a validator and
-//! the restarted validator catches up; every node reports the same hash at every height. One
+//! the restarted validator catches up; every node, and two full nodes (one following DA, one
+//! following the validators over p2p), reports the same hash at every height. One
 //! validator posts to DA and the others stand by: every block is on DA once, and every
 //! validator's `finalized` advances.
 //! Plus the startup errors an operator can hit, a chainspec mismatch between nodes among them.
@@ -119,16 +120,6 @@ impl Drop for DaServer {
     }
 }
 
-fn start_validator(
-    dir: &Path,
-    i: usize,
-    spec: &str,
-    validator: &(String, u16),
-    da: &DaServer,
-) -> NodeProcess {
-    start_validator_with(dir, i, spec, validator, da, &[])
-}
-
 fn start_validator_with(
     dir: &Path,
     i: usize,
@@ -205,15 +196,33 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (spec, validators) = network(dir.path(), 4);
     let da = DaServer::start(dir.path());
-    let mut nodes: Vec<Option<NodeProcess>> = validators
-        .iter()
-        .enumerate()
-        .map(|(i, validator)| Some(start_validator(dir.path(), i, &spec, validator, &da)))
-        .collect();
+    // A full node following the validators over p2p: they list its key as a follower.
+    let follower_key = dir.path().join("follower.key");
+    let follower_key = follower_key.to_str().expect("utf-8");
+    let (ok, public, stderr) = run(&["keygen", "--output", follower_key]);
+    assert!(ok, "keygen failed: {stderr}");
+    let follower_port = free_port().to_string();
+    let followers = format!("{}@127.0.0.1:{follower_port}", public.trim());
+    let follower_flags = ["--p2p.followers", followers.as_str()];
+    let start =
+        |i: usize| start_validator_with(dir.path(), i, &spec, &validators[i], &da, &follower_flags);
+    let mut nodes: Vec<Option<NodeProcess>> = (0..4).map(|i| Some(start(i))).collect();
     // A full node: no key, follows the chain from DA, verifying every certificate.
     let mut full_args = vec!["--chain", spec.as_str()];
     full_args.extend(da.args());
     let full = NodeProcess::start(&dir.path().join("full"), &full_args);
+    let mut follower_args = vec![
+        "--chain",
+        spec.as_str(),
+        "--p2p.key",
+        follower_key,
+        "--p2p.addr",
+        "127.0.0.1",
+        "--p2p.port",
+        &follower_port,
+    ];
+    follower_args.extend(da.args());
+    let follower = NodeProcess::start(&dir.path().join("follower"), &follower_args);
     wait_for_height(node(&nodes, 0), 3, "the network to finalize block 3").await;
 
     // Transfers from three senders to validators 0, 1 and 3. Gossip spreads them to every pool,
@@ -247,7 +256,7 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
     }
 
     // Restarted from its data, validator 3 catches up.
-    nodes[3] = Some(start_validator(dir.path(), 3, &spec, &validators[3], &da));
+    nodes[3] = Some(start(3));
     let target = block_number(node(&nodes, 0)).await + 2;
     wait_for_height(node(&nodes, 3), target, "validator 3 to catch up").await;
 
@@ -257,17 +266,23 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
         assert_eq!(receipt["status"], "0x1");
     }
 
-    // The full node follows through DA.
+    // The full nodes follow, one through DA, one over p2p.
     let target = block_number(node(&nodes, 0)).await;
     wait_for_height(&full, target, "the full node to follow from DA").await;
+    wait_for_height(&follower, target, "the full node to follow over p2p").await;
 
-    // Same hash at every height on every node, validators and full node alike.
-    let mut lowest = block_number(&full).await;
+    // Same hash at every height on every node, validators and full nodes alike.
+    let mut lowest = block_number(&full).await.min(block_number(&follower).await);
     for i in 0..4 {
         lowest = lowest.min(block_number(node(&nodes, i)).await);
     }
     for number in 1..=lowest {
         let reference = block_hash(&full, number).await;
+        assert_eq!(
+            block_hash(&follower, number).await,
+            reference,
+            "the p2p follower differs at height {number}"
+        );
         for i in 0..4 {
             assert_eq!(
                 block_hash(node(&nodes, i), number).await,
@@ -276,6 +291,12 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
             );
         }
     }
+    // The p2p follower's `finalized` comes from DA: it reads the poster's blobs.
+    eventually(
+        "finalized on the p2p follower to reach the common height",
+        || async { (finalized_number(&follower).await >= lowest).then_some(()) },
+    )
+    .await;
 
     // Validator 0 posts; the others stand by and take its blobs as their record, so every
     // validator's `finalized` moves and each block is on DA once.
@@ -430,7 +451,7 @@ fn a_validator_without_a_quorum_says_what_to_check() {
 #[test]
 fn startup_errors_name_the_problem() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (spec, _) = network(dir.path(), 2);
+    let (spec, validators) = network(dir.path(), 2);
     let datadir = dir.path().join("data");
     let datadir = datadir.to_str().expect("utf-8");
     let start_with_key = |key: &str| {
@@ -476,6 +497,19 @@ fn startup_errors_name_the_problem() {
     let (ok, _, stderr) = run(&["keygen", "--output", stranger]);
     assert!(!ok);
     assert!(stderr.contains("stranger.key"), "{stderr}");
+
+    // A validator's key given as a full node's p2p key.
+    let (ok, _, stderr) = run(&[
+        "node",
+        "--chain",
+        &spec,
+        "--datadir",
+        datadir,
+        "--p2p.key",
+        &validators[0].0,
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("is a validator's key"), "{stderr}");
 
     // A malformed validator entry.
     let (ok, _, stderr) = run(&["dump-genesis", "--validator", "0x1234@127.0.0.1:1"]);
