@@ -174,9 +174,9 @@ pub struct Channels<S, R> {
     pub backfill: (S, R),
 }
 
-/// Handles of a running validator's actors.
+/// Handles of a running validator's (or follower's) actors.
 pub struct ValidatorHandles {
-    /// Simplex.
+    /// Simplex (on a follower: the task verifying the certificates validators broadcast).
     pub consensus: Handle<()>,
     /// Marshal.
     pub marshal: Handle<()>,
@@ -315,6 +315,62 @@ fn genesis(spec: &ChainSpec) -> ConsensusBlock {
     )
 }
 
+/// Starts marshal with block broadcast on `blocks` and backfill on `backfill`, and the
+/// finalizer committing what it delivers; returns their handles.
+#[allow(clippy::too_many_arguments)]
+fn run_marshal<E, S, R, P, B>(
+    context: &E,
+    marshal: MarshalActor<E>,
+    mailbox: marshal::core::Mailbox<Scheme, Standard<ConsensusBlock>>,
+    engine: Engine,
+    public_key: PublicKey,
+    peers: P,
+    blocker: B,
+    blocks: (S, R),
+    backfill: (S, R),
+) -> (Handle<()>, Handle<Result<(), crate::engine::EngineError>>)
+where
+    E: Spawner + Supervisor + Clock + Storage + Metrics + rand::CryptoRng,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+    P: Provider<PublicKey = PublicKey>,
+    B: Blocker<PublicKey = PublicKey> + Clone,
+{
+    let backfill = resolver::init(
+        context.child("backfill"),
+        resolver::Config {
+            public_key: public_key.clone(),
+            peer_provider: peers.clone(),
+            blocker,
+            mailbox_size: MAILBOX,
+            fetch_timeout: commonware_utils::NZDuration!(Duration::from_secs(2)),
+            fetch_retry_delay: Duration::from_millis(100),
+            priority_requests: false,
+            priority_responses: false,
+        },
+        backfill,
+    );
+    let (broadcast, buffer) = buffered::Engine::new(
+        context.child("broadcast"),
+        buffered::Config {
+            public_key,
+            mailbox_size: MAILBOX,
+            deque_size: 16,
+            priority: false,
+            codec_config: MAX_BLOCK_SIZE,
+            peer_provider: peers,
+            strategy: Sequential,
+        },
+    );
+    broadcast.start(blocks);
+    let (reporter, finalized) = finalizer::channel();
+    let marshal = marshal.start(reporter, buffer, backfill);
+    let finalizer = context
+        .child("finalizer")
+        .spawn(move |context| finalizer::run(context, engine, mailbox, finalized));
+    (marshal, finalizer)
+}
+
 /// Starts a validator: marshal (with its archives, block broadcast and backfill), the finalizer
 /// and simplex, all on `context`'s runtime and `peers`' network.
 #[allow(clippy::too_many_arguments)]
@@ -358,41 +414,17 @@ where
     )
     .await?;
 
-    let backfill = resolver::init(
-        context.child("backfill"),
-        resolver::Config {
-            public_key: public_key.clone(),
-            peer_provider: peers.clone(),
-            blocker: blocker.clone(),
-            mailbox_size: MAILBOX,
-            fetch_timeout: commonware_utils::NZDuration!(Duration::from_secs(2)),
-            fetch_retry_delay: Duration::from_millis(100),
-            priority_requests: false,
-            priority_responses: false,
-        },
+    let (marshal, finalizer) = run_marshal(
+        &context,
+        marshal,
+        mailbox.clone(),
+        engine.clone(),
+        public_key,
+        peers,
+        blocker.clone(),
+        channels.blocks,
         channels.backfill,
     );
-    let (broadcast, buffer) = buffered::Engine::new(
-        context.child("broadcast"),
-        buffered::Config {
-            public_key: public_key.clone(),
-            mailbox_size: MAILBOX,
-            deque_size: 16,
-            priority: false,
-            codec_config: MAX_BLOCK_SIZE,
-            peer_provider: peers,
-            strategy: Sequential,
-        },
-    );
-    broadcast.start(channels.blocks);
-
-    let (reporter, finalized) = finalizer::channel();
-    let marshal = marshal.start(reporter, buffer, backfill);
-    let finalizer = context.child("finalizer").spawn({
-        let engine = engine.clone();
-        let mailbox = mailbox.clone();
-        move |context| finalizer::run(context, engine, mailbox, finalized)
-    });
 
     let application =
         ChainApplication::new(engine, pool, config.validators.clone(), config.block_time)
@@ -462,31 +494,6 @@ impl std::fmt::Debug for FollowerConfig {
     }
 }
 
-/// Handles of a running follower's actors.
-pub struct FollowerHandles {
-    /// Marshal.
-    pub marshal: Handle<()>,
-    /// The task verifying broadcast certificates.
-    pub certificates: Handle<()>,
-    /// The finalizer committing blocks.
-    pub finalizer: Handle<Result<(), crate::engine::EngineError>>,
-}
-
-impl std::fmt::Debug for FollowerHandles {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FollowerHandles").finish_non_exhaustive()
-    }
-}
-
-impl FollowerHandles {
-    /// Aborts every actor (a crash in tests).
-    pub fn abort(&self) {
-        self.marshal.abort();
-        self.certificates.abort();
-        self.finalizer.abort();
-    }
-}
-
 /// Starts a follower ([`FollowerConfig`]) on the validators' `certificates`, `blocks` and
 /// `backfill` channels.
 #[allow(clippy::too_many_arguments)]
@@ -499,7 +506,7 @@ pub async fn start_follower<E, S, R, P, B>(
     certificates: (S, R),
     blocks: (S, R),
     backfill: (S, R),
-) -> eyre::Result<FollowerHandles>
+) -> eyre::Result<ValidatorHandles>
 where
     E: Spawner + Supervisor + Clock + Storage + Metrics + rand::CryptoRng,
     S: Sender<PublicKey = PublicKey>,
@@ -518,46 +525,24 @@ where
         &page_cache,
     )
     .await?;
-    let backfill = resolver::init(
-        context.child("backfill"),
-        resolver::Config {
-            public_key: config.key.public_key(),
-            peer_provider: peers.clone(),
-            blocker: blocker.clone(),
-            mailbox_size: MAILBOX,
-            fetch_timeout: commonware_utils::NZDuration!(Duration::from_secs(2)),
-            fetch_retry_delay: Duration::from_millis(100),
-            priority_requests: false,
-            priority_responses: false,
-        },
+    // Blocks the validators broadcast arrive before their certificates; backfill fetches the rest.
+    let (marshal, finalizer) = run_marshal(
+        &context,
+        marshal,
+        mailbox.clone(),
+        engine,
+        config.key.public_key(),
+        peers,
+        blocker.clone(),
+        blocks,
         backfill,
     );
-    // Blocks the validators broadcast arrive before their certificates; backfill fetches the rest.
-    let (broadcast, buffer) = buffered::Engine::new(
-        context.child("broadcast"),
-        buffered::Config {
-            public_key: config.key.public_key(),
-            mailbox_size: MAILBOX,
-            deque_size: 16,
-            priority: false,
-            codec_config: MAX_BLOCK_SIZE,
-            peer_provider: peers,
-            strategy: Sequential,
-        },
-    );
-    broadcast.start(blocks);
-    let (reporter, finalized) = finalizer::channel();
-    let marshal = marshal.start(reporter, buffer, backfill);
-    let finalizer = context.child("finalizer").spawn({
-        let mailbox = mailbox.clone();
-        move |context| finalizer::run(context, engine, mailbox, finalized)
-    });
     let certificates = context
         .child("certificates")
         .spawn(move |context| follow_certificates(context, scheme, mailbox, certificates, blocker));
-    Ok(FollowerHandles {
+    Ok(ValidatorHandles {
+        consensus: certificates,
         marshal,
-        certificates,
         finalizer,
     })
 }

@@ -357,7 +357,7 @@ pub(super) async fn start_follower(
     role: FollowerRole,
     engine: Engine,
     pool: TxPool,
-) -> eyre::Result<consensus::FollowerHandles> {
+) -> eyre::Result<ValidatorHandles> {
     let FollowerRole { key, validators } = role;
     let spec = engine.spec().clone();
     let listen = SocketAddr::new(args.p2p_addr, args.p2p_port.unwrap_or(DEFAULT_P2P_PORT));

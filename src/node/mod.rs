@@ -140,13 +140,9 @@ impl NodeCommand {
             None
         };
         // The finalizer committing blocks, and the other actors to stop at shutdown.
-        let (finalizer, actors) = match role {
-            consensus::Role::Validator(role) => {
-                let crate::consensus::ValidatorHandles {
-                    consensus,
-                    marshal,
-                    finalizer,
-                } = consensus::start(
+        let handles = match role {
+            consensus::Role::Validator(role) => Some(
+                consensus::start(
                     &context,
                     &self.consensus,
                     self.dev.dev,
@@ -155,25 +151,27 @@ impl NodeCommand {
                     pool.clone(),
                     preconf.clone(),
                 )
-                .await?;
-                (Some(finalizer), vec![consensus, marshal])
-            }
-            consensus::Role::Follower(role) => {
-                let crate::consensus::FollowerHandles {
-                    marshal,
-                    certificates,
-                    finalizer,
-                } = consensus::start_follower(
+                .await?,
+            ),
+            consensus::Role::Follower(role) => Some(
+                consensus::start_follower(
                     &context,
                     &self.consensus,
                     *role,
                     engine.clone(),
                     pool.clone(),
                 )
-                .await?;
-                (Some(finalizer), vec![marshal, certificates])
-            }
-            consensus::Role::RpcOnly => (None, Vec::new()),
+                .await?,
+            ),
+            consensus::Role::RpcOnly => None,
+        };
+        let (finalizer, actors) = match handles {
+            Some(crate::consensus::ValidatorHandles {
+                consensus,
+                marshal,
+                finalizer,
+            }) => (Some(finalizer), vec![consensus, marshal]),
+            None => (None, Vec::new()),
         };
 
         let modules = RpcModules {

@@ -49,7 +49,7 @@ struct Follower {
     key: ed25519::PrivateKey,
     engine: Engine,
     _dir: tempfile::TempDir,
-    handles: Option<consensus::FollowerHandles>,
+    handles: Option<ValidatorHandles>,
 }
 
 struct Cluster {
@@ -144,13 +144,7 @@ impl Cluster {
     async fn start_follower(&mut self) {
         let follower = &self.follower;
         let control = self.oracle.control(follower.key.public_key());
-        let register = async |channel| {
-            control
-                .clone()
-                .register(channel, QUOTA)
-                .await
-                .expect("register channel")
-        };
+        let register = async |channel| register(&control, channel).await;
         let certificates = register(channels::CERTIFICATES).await;
         let blocks = register(channels::BLOCKS).await;
         let backfill = register(channels::BACKFILL).await;
@@ -177,10 +171,7 @@ impl Cluster {
 
     async fn crash_follower(&mut self) {
         if let Some(handles) = self.follower.handles.take() {
-            handles.abort();
-            let _ = handles.marshal.await;
-            let _ = handles.certificates.await;
-            let _ = handles.finalizer.await;
+            stop(handles).await;
         }
     }
 
@@ -205,13 +196,7 @@ impl Cluster {
     async fn start(&mut self, index: usize) {
         let node = &self.nodes[index];
         let control = self.oracle.control(node.key.public_key());
-        let register = async |channel| {
-            control
-                .clone()
-                .register(channel, QUOTA)
-                .await
-                .expect("register channel")
-        };
+        let register = async |channel| register(&control, channel).await;
         let channels = Channels {
             votes: register(channels::VOTES).await,
             certificates: register(channels::CERTIFICATES).await,
@@ -247,10 +232,7 @@ impl Cluster {
 
     async fn crash(&mut self, index: usize) {
         if let Some(handles) = self.nodes[index].handles.take() {
-            handles.abort();
-            let _ = handles.consensus.await;
-            let _ = handles.marshal.await;
-            let _ = handles.finalizer.await;
+            stop(handles).await;
         }
     }
 
@@ -297,6 +279,29 @@ impl Cluster {
         }
         *heights.iter().min().expect("nodes")
     }
+}
+
+/// Aborts a node's actors and waits until they are gone (a crash).
+async fn stop(handles: ValidatorHandles) {
+    handles.abort();
+    let _ = handles.consensus.await;
+    let _ = handles.marshal.await;
+    let _ = handles.finalizer.await;
+}
+
+/// Registers `channel` on the simulated network for the peer `control` belongs to.
+async fn register(
+    control: &simulated::Control<PublicKey, Context>,
+    channel: u64,
+) -> (
+    simulated::Sender<PublicKey, Context>,
+    simulated::Receiver<PublicKey>,
+) {
+    control
+        .clone()
+        .register(channel, QUOTA)
+        .await
+        .expect("register channel")
 }
 
 /// Puts `count` transfers of 1 wei from dev account `key` to `to` into `node`'s pool.
