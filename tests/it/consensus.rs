@@ -370,6 +370,39 @@ fn a_follower_on_the_validators_network_backfills_and_follows_the_finalized_chai
 }
 
 #[test]
+fn a_follower_blocks_a_peer_sending_garbage_certificates_and_keeps_following() {
+    simulate(12, async |cluster| {
+        // Validator 3 is Byzantine: it takes no part in consensus and sends the follower
+        // certificates that do not decode; the other three finalize.
+        for i in 0..3 {
+            cluster.start(i).await;
+        }
+        cluster.start_follower().await;
+        let byzantine = cluster.oracle.control(cluster.nodes[3].key.public_key());
+        let (mut sender, _receiver) = register(&byzantine, channels::CERTIFICATES).await;
+        let follower = cluster.follower.key.public_key();
+        for garbage in [vec![], vec![2u8; 64], vec![0u8; 1_000]] {
+            use commonware_p2p::Sender as _;
+            sender.send(
+                commonware_p2p::Recipients::One(follower.clone()),
+                garbage,
+                false,
+            );
+        }
+        cluster
+            .wait_for(&[0, 1, 2], 6, Duration::from_secs(60))
+            .await;
+        cluster.wait_for_follower(6, Duration::from_secs(60)).await;
+        let blocked = cluster.oracle.blocked().await.expect("blocked peers");
+        assert!(
+            blocked.contains(&(follower, cluster.nodes[3].key.public_key())),
+            "the follower blocked the sender of garbage: {blocked:?}"
+        );
+        cluster.crash_follower().await;
+    });
+}
+
+#[test]
 fn four_validators_finalize_the_same_chain_with_transactions() {
     simulate(1, async |cluster| {
         for i in 0..VALIDATORS {
