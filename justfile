@@ -35,7 +35,7 @@ run:
 init:
     cargo run --release -- init --chain devnet --datadir ./data
 
-# Start a local network: N validators (default 4) on loopback sharing one DA server, under ./devnet.
+# Start a local network under ./devnet: N validators (default 4) and a full node on loopback, one DA server.
 devnet N="4":
     cargo build --release
     scripts/devnet.sh {{N}}

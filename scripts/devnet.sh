@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts a local Hauptbuch network: N validators (default 4) on loopback sharing one DA server.
+# Starts a local Hauptbuch network on loopback: N validators (default 4) sharing one DA server,
+# and a full node following them over p2p (p2p port P2P_PORT + N, RPC port RPC_PORT + N).
 #
 #   scripts/devnet.sh [N]          start (keys and chainspec are created on first start)
 #   scripts/devnet.sh stop         stop every process of the devnet

@@ -63,6 +63,7 @@ impl DeriveCommand {
         };
         let engine = super::open_engine(spec, &datadir)?;
         let config = DeriveConfig {
+            confirm_only: false,
             from_height: self.from_height,
             end: match (self.to_height, self.follow) {
                 (Some(height), _) => DeriveEnd::Height(height),

@@ -12,9 +12,9 @@
 //! [`Verdict`], and answers every request for the rest of its life, so that a node joining later
 //! learns the same. The verdict is
 //! - [`Verdict::Agreed`] once a quorum (this node included) runs this node's chain;
-//! - [`Verdict::Mismatch`] once `f + 1` validators run another one (at least one of them honest
-//!   under the fault assumption, so this node is the odd one out); a node that is not in the
-//!   minority only warns about the peer;
+//! - [`Verdict::Mismatch`] once more than `f` validators, and at least half of the set, run
+//!   another one: then this node is the odd one out (or, with two validators, neither can tell
+//!   and both stop); a node on the majority's chain only warns about the odd peer;
 //! - [`Verdict::Unanswered`] when neither happened within the wait (peers down or unreachable):
 //!   consensus starts anyway, and the stall warning says what to check.
 
@@ -161,7 +161,9 @@ impl Tally {
     pub fn verdict(&self) -> Option<Verdict> {
         let faults = self.validators.saturating_sub(1) / 3;
         let quorum = self.validators - faults;
-        if self.differing.len() > faults {
+        // More than `f` (not all faulty) and no fewer than the rest of the set, this node
+        // included (the others cannot outvote them any more).
+        if self.differing.len() > faults && 2 * self.differing.len() >= self.validators {
             let peers = self
                 .differing
                 .iter()
@@ -204,12 +206,13 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// Exchanges hellos with the validator set: sends the startup verdict on `verdict` (within
-/// `wait`), then keeps answering until the network closes.
+/// Exchanges hellos with the validator set (peers outside it, such as full nodes following
+/// over p2p, are not counted): sends the startup verdict on `verdict` (within `wait`), then
+/// keeps answering until the network closes.
 pub async fn run<E, S, R>(
     context: E,
     ours: Hello,
-    validators: usize,
+    validators: &ValidatorSet,
     (mut sender, mut receiver): (S, R),
     wait: Duration,
     verdict: tokio::sync::oneshot::Sender<Verdict>,
@@ -218,7 +221,7 @@ pub async fn run<E, S, R>(
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
 {
-    let mut tally = Tally::new(ours, validators);
+    let mut tally = Tally::new(ours, validators.len());
     let mut verdict = Some(verdict);
     let deadline = context.current() + wait;
     let mut next_broadcast = context.current();
@@ -237,6 +240,9 @@ pub async fn run<E, S, R>(
         tokio::select! {
             message = receiver.recv() => {
                 let Ok((peer, message)) = message else { return };
+                if !validators.contains(&peer) {
+                    continue;
+                }
                 let Some((theirs, want_reply)) = Hello::decode(message.as_ref()) else {
                     tracing::warn!(
                         peer = %super::public_key_to_hex(&peer),
@@ -267,6 +273,10 @@ pub async fn run<E, S, R>(
             None => continue,
         };
         if let Some(verdict) = verdict.take() {
+            if matches!(outcome, Verdict::Mismatch(_)) {
+                // This node is about to stop: the others should learn why from it as well.
+                sender.send(Recipients::All, ours.encode(false), true);
+            }
             let _ = verdict.send(outcome);
         }
     }
@@ -327,7 +337,7 @@ mod tests {
         assert!(!tally.record(peer(3), hello(1)));
         assert_eq!(tally.verdict(), Some(Verdict::Agreed));
 
-        // The misconfigured node hears f + 1 = 2 others disagree: a clear error.
+        // The misconfigured node hears two of the other three disagree: a clear error.
         let mut tally = Tally::new(hello(9), 4);
         tally.record(peer(0), hello(1));
         assert_eq!(tally.verdict(), None);
@@ -344,6 +354,22 @@ mod tests {
         tally.record(peer(1), hello(1));
         tally.record(peer(2), hello(1));
         assert_eq!(tally.verdict(), Some(Verdict::Agreed));
+    }
+
+    #[test]
+    fn with_three_validators_only_the_odd_one_out_fails() {
+        // f = 0, but one differing peer is not a majority: the two on the same chain only warn
+        // (and, short of the quorum of all three, start after the wait).
+        let mut tally = Tally::new(hello(1), 3);
+        tally.record(peer(2), hello(9));
+        assert_eq!(tally.verdict(), None);
+        tally.record(peer(1), hello(1));
+        assert_eq!(tally.verdict(), None);
+        let mut odd = Tally::new(hello(9), 3);
+        odd.record(peer(0), hello(1));
+        assert_eq!(odd.verdict(), None);
+        odd.record(peer(1), hello(1));
+        assert!(matches!(odd.verdict(), Some(Verdict::Mismatch(_))));
     }
 
     #[test]

@@ -590,7 +590,12 @@ async fn follow_certificates<E, S, R, B>(
             continue;
         }
         if !finalization.verify(&mut context, &scheme, &Sequential) {
-            tracing::warn!(peer = %public_key_to_hex(&peer), %view, "blocking a peer: invalid finalization certificate");
+            tracing::warn!(
+                peer = %public_key_to_hex(&peer),
+                %view,
+                "blocking a peer: invalid finalization certificate (if every validator's fails, \
+                 this node's chainspec is not theirs: chain id, genesis or validator set)"
+            );
             blocker.block(peer);
             continue;
         }

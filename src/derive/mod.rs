@@ -79,6 +79,10 @@ pub struct DeriveConfig {
     pub end: DeriveEnd,
     /// Verifies finalization certificates (see the module docs); `None` skips them.
     pub certificates: Option<crate::consensus::CertificateVerifier>,
+    /// Import nothing, only confirm: on a node that imports the chain itself (following the
+    /// validators over p2p), move `finalized` along the blocks DA holds exactly as the local
+    /// chain has them ([`confirm_height`]).
+    pub confirm_only: bool,
 }
 
 /// What a derivation did.
@@ -96,6 +100,8 @@ pub struct DeriveStats {
     pub duplicate_blocks: usize,
     /// Blocks imported.
     pub imported: usize,
+    /// Blocks confirmed (`confirm_only`): on DA exactly as in the local chain.
+    pub confirmed: usize,
     /// Transactions imported.
     pub transactions: usize,
     /// Imported blocks whose own certificate was verified.
@@ -196,8 +202,27 @@ pub async fn derive(
         if cancel.is_cancelled() {
             break;
         }
-        let imported = derive_height(engine, source, height, config, &mut held, &mut stats).await?;
-        if imported > 0 {
+        let imported = if config.confirm_only {
+            let Some(confirmed) = confirm_height(engine, source, height, &mut stats).await? else {
+                // A blob continues the confirmed chain past the local head: read this height
+                // again once the local chain has moved on.
+                tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => break,
+                    () = tokio::time::sleep(POLL_INTERVAL) => {}
+                }
+                continue;
+            };
+            stats.last_da_height = Some(height);
+            if confirmed > 0 {
+                store_da_height(engine, height)?;
+                unstored = 0;
+            }
+            confirmed
+        } else {
+            derive_height(engine, source, height, config, &mut held, &mut stats).await?
+        };
+        if imported > 0 && !config.confirm_only {
             // Read from final DA data: the derived head is soft and firm at once.
             let head = engine.head()?.hash();
             engine.update_forkchoice(Some(head), Some(head))?;
@@ -236,6 +261,86 @@ pub async fn derive(
 fn done_through(height: u64, held: &Held) -> u64 {
     held.min_da_height()
         .map_or(height, |oldest| oldest.saturating_sub(1).min(height))
+}
+
+/// Confirm-only derivation of DA height `height`: for the blobs continuing the local
+/// `finalized` block in order, each block whose hash equals the local chain's at its number
+/// becomes `finalized`. A blob holding another block there (anyone can post to the namespace)
+/// is skipped, as is one that does not continue the confirmed chain. Returns how many blocks
+/// were confirmed, or `None` (after confirming what it could) when a blob continues the
+/// confirmed chain past the local head: the caller reads the height again later.
+async fn confirm_height(
+    engine: &Engine,
+    source: &DaSource,
+    height: u64,
+    stats: &mut DeriveStats,
+) -> Result<Option<usize>> {
+    let blobs = source.blobs_at(height).await?;
+    stats.blobs += blobs.len();
+    let chain_id = engine.spec().chain_id;
+    let mut batches = Vec::with_capacity(blobs.len());
+    for blob in &blobs {
+        match decode_batch(chain_id, &blob.data) {
+            Ok(batch) => batches.push(batch),
+            Err(_) => stats.skipped_blobs += 1,
+        }
+    }
+    batches.sort_by_key(|batch| batch.first);
+    let provider = engine.db().provider()?;
+    let mut next = engine.forkchoice()?.finalized.number + 1;
+    let mut confirmed = None;
+    let mut count = 0;
+    let mut behind = false;
+    'batches: for batch in batches {
+        if batch.last < next {
+            stats.duplicate_blocks += batch.blocks.len();
+            continue;
+        }
+        if batch.first > next {
+            stats.skipped_blobs += 1;
+            tracing::debug!(
+                target: "hauptbuch::derive",
+                da_height = height,
+                first = batch.first,
+                next,
+                "skipping blob that does not continue the confirmed chain"
+            );
+            continue;
+        }
+        let skip = usize::try_from(next - batch.first).unwrap_or(usize::MAX);
+        for block in batch.blocks.iter().skip(skip) {
+            let number = block.header.number;
+            let hash = block.header.hash_slow();
+            match provider.canonical_hash(number)? {
+                Some(local) if local == hash => {
+                    confirmed = Some(hash);
+                    count += 1;
+                    next = number + 1;
+                }
+                Some(local) => {
+                    stats.skipped_blobs += 1;
+                    tracing::warn!(
+                        target: "hauptbuch::derive",
+                        da_height = height,
+                        number,
+                        %hash,
+                        %local,
+                        "skipping blob holding another block than the local chain's"
+                    );
+                    continue 'batches;
+                }
+                None => {
+                    behind = true;
+                    break 'batches;
+                }
+            }
+        }
+    }
+    if let Some(hash) = confirmed {
+        engine.update_forkchoice(None, Some(hash))?;
+        stats.confirmed += count;
+    }
+    Ok((!behind).then_some(count))
 }
 
 /// Imports the blobs of DA height `height`; returns the number of blocks imported.

@@ -90,7 +90,13 @@ impl Role {
         spec: &ChainSpec,
         datadir: &Path,
     ) -> eyre::Result<Self> {
-        if let (Some(path), None) = (&args.p2p_key, dev) {
+        if args.p2p_key.is_some() && dev.is_some() {
+            eyre::bail!(
+                "--p2p.key makes a full node following a validator set; --dev runs its own \
+                 validator: use one or the other"
+            );
+        }
+        if let Some(path) = &args.p2p_key {
             let key = consensus::read_key(path)?;
             let validators = ValidatorSet::from_chainspec(&spec.hauptbuch.validators)
                 .map_err(|e| eyre::eyre!("--p2p.key follows the chainspec's validators: {e}"))?;
@@ -436,12 +442,17 @@ where
     let ours = Hello::new(spec, validators);
     let (verdict_tx, verdict_rx) = tokio::sync::oneshot::channel();
     let count = validators.len();
-    context
-        .child("hello")
-        .spawn(move |context| hello::run(context, ours, count, channel, HELLO_WAIT, verdict_tx));
+    let set = validators.clone();
+    context.child("hello").spawn(move |context| async move {
+        hello::run(context, ours, &set, channel, HELLO_WAIT, verdict_tx).await;
+    });
     match verdict_rx.await {
         Ok(Verdict::Agreed) => Ok(()),
-        Ok(Verdict::Mismatch(error)) => Err(eyre::eyre!(error)),
+        Ok(Verdict::Mismatch(error)) => {
+            // Let this node's last hello reach the others before it stops.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Err(eyre::eyre!(error))
+        }
         Ok(Verdict::Unanswered { agreed }) => {
             tracing::warn!(
                 answered = agreed,

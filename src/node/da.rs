@@ -18,11 +18,6 @@ use hauptbuch_exex::{
 use std::{path::Path, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
-/// Poster rank of a full node following the validators over p2p: it watches DA for the blobs
-/// of its blocks (its `finalized`) like a standby validator, and its failover delay
-/// (`rank × --da.failover-delay`) never ends, so it never posts.
-pub(super) const NEVER_POSTS: u32 = u32::MAX;
-
 /// Name of the DA ExEx (its finished height is persisted under it).
 const DA_EXEX: &str = "da";
 /// Batch interval on the embedded DA server (1 s blocks): blocks are firm about 0.7 s after they
@@ -40,14 +35,26 @@ pub(super) struct DaRuntime {
     pub(super) unposted_bound: Option<UnpostedBound>,
 }
 
-/// Starts DA posting as the flags ask: an external celestia-node (`--da.url`), the embedded
-/// server (`--dev` without `--da.url`), or nothing. A validator posts with its `poster` rank; a
-/// node that is not one (`None`) with a `--da.url` derives the chain from DA instead.
+/// What the node does with DA.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum DaRole {
+    /// A validator: posts (rank 0) or stands by (rank > 0).
+    Poster(u32),
+    /// A full node following the validators over p2p: reads DA only to move `finalized`.
+    Confirm,
+    /// A full node without p2p: derives the chain from DA.
+    Derive,
+}
+
+/// Starts DA as the flags ask: an external celestia-node (`--da.url`), the embedded server
+/// (`--dev` without `--da.url`), or nothing. A validator posts with its rank; a node that is not
+/// one reads DA (with a `--da.url`): to confirm the blocks it follows over p2p, or to derive
+/// the chain.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn start(
     args: &DaArgs,
     dev: bool,
-    poster: Option<u32>,
+    role: DaRole,
     spec: &ChainSpec,
     datadir: &Path,
     engine: &Engine,
@@ -57,11 +64,16 @@ pub(super) async fn start(
     if args.disable || (args.url.is_none() && !dev) {
         return Ok(DaRuntime::default());
     }
-    let Some(rank) = poster else {
-        if let Some(url) = &args.url {
-            spawn_follower(url, args.auth_token()?, spec, engine, tasks, cancel).await?;
+    let rank = match role {
+        DaRole::Poster(rank) => rank,
+        DaRole::Confirm | DaRole::Derive => {
+            if let Some(url) = &args.url {
+                let confirm_only = matches!(role, DaRole::Confirm);
+                let token = args.auth_token()?;
+                spawn_follower(url, token, confirm_only, spec, engine, tasks, cancel).await?;
+            }
+            return Ok(DaRuntime::default());
         }
-        return Ok(DaRuntime::default());
     };
     let mut runtime = DaRuntime::default();
     let (url, auth_token) = match &args.url {
@@ -148,10 +160,13 @@ fn certificate_verifier(spec: &ChainSpec) -> Option<crate::consensus::Certificat
 }
 
 /// Follows the chain from DA: every block is read from the namespace, its certificate verified
-/// and the block executed; derived blocks are final (`safe` and `finalized`).
+/// and the block executed; derived blocks are final (`safe` and `finalized`). With
+/// `confirm_only` (the node follows the validators over p2p) nothing is imported: DA moves
+/// `finalized` along the local chain.
 async fn spawn_follower(
     url: &str,
     auth_token: Option<String>,
+    confirm_only: bool,
     spec: &ChainSpec,
     engine: &Engine,
     tasks: &mut tokio::task::JoinSet<eyre::Result<()>>,
@@ -167,11 +182,16 @@ async fn spawn_follower(
             spec,
             &validators,
         )),
+        confirm_only,
     };
     let source = DaSource::connect(url, auth_token.as_deref(), crate::derive::namespace(spec)?)
         .await
         .map_err(|e| eyre::eyre!("cannot follow the chain from DA at {url}: {e}"))?;
-    tracing::info!(%url, validators = validators.len(), "following the chain from DA (full node)");
+    if confirm_only {
+        tracing::info!(%url, "reading DA for finality (blocks come over p2p)");
+    } else {
+        tracing::info!(%url, validators = validators.len(), "following the chain from DA (full node)");
+    }
     let (engine, cancel) = (engine.clone(), cancel.child_token());
     tasks.spawn(async move {
         crate::derive::derive(&engine, &source, &config, &cancel)

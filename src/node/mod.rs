@@ -113,16 +113,15 @@ impl NodeCommand {
             &spec,
             &datadir,
         )?;
-        let poster = match &role {
-            consensus::Role::Validator(role) => Some(role.da_poster_rank()),
-            // Reads DA for `finalized` like a standby validator, and never posts.
-            consensus::Role::Follower(_) => Some(da::NEVER_POSTS),
-            consensus::Role::RpcOnly => None,
+        let da_role = match &role {
+            consensus::Role::Validator(role) => da::DaRole::Poster(role.da_poster_rank()),
+            consensus::Role::Follower(_) => da::DaRole::Confirm,
+            consensus::Role::RpcOnly => da::DaRole::Derive,
         };
         let da = da::start(
             &self.da,
             self.dev.dev,
-            poster,
+            da_role,
             &spec,
             &datadir,
             &engine,

@@ -874,6 +874,7 @@ fn derivation_imports_only_blocks_a_finalization_certificate_covers() {
                 .await
                 .expect("source");
         let config = hauptbuch_reth::derive::DeriveConfig {
+            confirm_only: false,
             from_height: None,
             end: hauptbuch_reth::derive::DeriveEnd::NetworkHead,
             certificates: Some(consensus::CertificateVerifier::new(&spec, &validators)),
