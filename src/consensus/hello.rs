@@ -129,16 +129,19 @@ pub enum Verdict {
 pub struct Tally {
     ours: Hello,
     validators: usize,
+    /// Whether this node is one of the validators (else a full node following them).
+    member: bool,
     agreed: BTreeSet<PublicKey>,
     differing: BTreeMap<PublicKey, Hello>,
 }
 
 impl Tally {
-    /// An empty tally for a set of `validators` (this node included).
-    pub const fn new(ours: Hello, validators: usize) -> Self {
+    /// An empty tally for a set of `validators`, of which this node is one if `member`.
+    pub const fn new(ours: Hello, validators: usize, member: bool) -> Self {
         Self {
             ours,
             validators,
+            member,
             agreed: BTreeSet::new(),
             differing: BTreeMap::new(),
         }
@@ -157,13 +160,21 @@ impl Tally {
         }
     }
 
-    /// The verdict, once there is one.
+    /// The verdict, once there is one. A validator fails when more than `f` validators (not
+    /// all faulty) and no fewer than the rest of the set, itself included, run another chain
+    /// (the others cannot outvote them any more); it agrees with a quorum. A full node fails
+    /// when more than `f` validators run another chain and at most `f` run its own (then an
+    /// honest validator disagrees with it, and none agrees); it agrees with more than `f`.
     pub fn verdict(&self) -> Option<Verdict> {
         let faults = self.validators.saturating_sub(1) / 3;
         let quorum = self.validators - faults;
-        // More than `f` (not all faulty) and no fewer than the rest of the set, this node
-        // included (the others cannot outvote them any more).
-        if self.differing.len() > faults && 2 * self.differing.len() >= self.validators {
+        let (differing, agreed) = (self.differing.len(), self.agreed.len());
+        let mismatch = if self.member {
+            differing > faults && 2 * differing >= self.validators
+        } else {
+            differing > faults && agreed <= faults
+        };
+        if mismatch {
             let peers = self
                 .differing
                 .iter()
@@ -186,7 +197,12 @@ impl Tally {
                 self.ours.genesis_hash,
             )));
         }
-        (self.agreed.len() + 1 >= quorum).then_some(Verdict::Agreed)
+        let agreed = if self.member {
+            agreed + 1 >= quorum
+        } else {
+            agreed > faults
+        };
+        agreed.then_some(Verdict::Agreed)
     }
 
     fn unanswered(&self) -> Verdict {
@@ -206,13 +222,14 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// Exchanges hellos with the validator set (peers outside it, such as full nodes following
-/// over p2p, are not counted): sends the startup verdict on `verdict` (within `wait`), then
-/// keeps answering until the network closes.
+/// Exchanges hellos with the validator set (answering anyone, counting only validators; this
+/// node is one if `member`, else a full node following them): sends the startup verdict on
+/// `verdict` (within `wait`), then keeps answering until the network closes.
 pub async fn run<E, S, R>(
     context: E,
     ours: Hello,
     validators: &ValidatorSet,
+    member: bool,
     (mut sender, mut receiver): (S, R),
     wait: Duration,
     verdict: tokio::sync::oneshot::Sender<Verdict>,
@@ -221,7 +238,7 @@ pub async fn run<E, S, R>(
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
 {
-    let mut tally = Tally::new(ours, validators.len());
+    let mut tally = Tally::new(ours, validators.len(), member);
     let mut verdict = Some(verdict);
     let deadline = context.current() + wait;
     let mut next_broadcast = context.current();
@@ -240,9 +257,6 @@ pub async fn run<E, S, R>(
         tokio::select! {
             message = receiver.recv() => {
                 let Ok((peer, message)) = message else { return };
-                if !validators.contains(&peer) {
-                    continue;
-                }
                 let Some((theirs, want_reply)) = Hello::decode(message.as_ref()) else {
                     tracing::warn!(
                         peer = %super::public_key_to_hex(&peer),
@@ -253,6 +267,9 @@ pub async fn run<E, S, R>(
                 };
                 if want_reply {
                     sender.send(Recipients::One(peer.clone()), ours.encode(false), true);
+                }
+                if !validators.contains(&peer) {
+                    continue;
                 }
                 if tally.record(peer.clone(), theirs) && warned.insert(peer.clone()) {
                     tracing::warn!(
@@ -329,7 +346,7 @@ mod tests {
     #[test]
     fn four_validators_agree_with_a_quorum_and_the_odd_one_out_fails() {
         // A node on the network's chain: one peer on another chain is only a warning.
-        let mut tally = Tally::new(hello(1), 4);
+        let mut tally = Tally::new(hello(1), 4, true);
         assert!(tally.record(peer(1), hello(9)));
         assert_eq!(tally.verdict(), None);
         assert!(!tally.record(peer(2), hello(1)));
@@ -338,7 +355,7 @@ mod tests {
         assert_eq!(tally.verdict(), Some(Verdict::Agreed));
 
         // The misconfigured node hears two of the other three disagree: a clear error.
-        let mut tally = Tally::new(hello(9), 4);
+        let mut tally = Tally::new(hello(9), 4, true);
         tally.record(peer(0), hello(1));
         assert_eq!(tally.verdict(), None);
         tally.record(peer(2), hello(1));
@@ -349,7 +366,7 @@ mod tests {
         assert!(error.contains("chain id 1 (this node: 9)"), "{error}");
 
         // A peer's latest hello counts (it restarted with the right chainspec).
-        let mut tally = Tally::new(hello(1), 4);
+        let mut tally = Tally::new(hello(1), 4, true);
         tally.record(peer(1), hello(9));
         tally.record(peer(1), hello(1));
         tally.record(peer(2), hello(1));
@@ -360,12 +377,12 @@ mod tests {
     fn with_three_validators_only_the_odd_one_out_fails() {
         // f = 0, but one differing peer is not a majority: the two on the same chain only warn
         // (and, short of the quorum of all three, start after the wait).
-        let mut tally = Tally::new(hello(1), 3);
+        let mut tally = Tally::new(hello(1), 3, true);
         tally.record(peer(2), hello(9));
         assert_eq!(tally.verdict(), None);
         tally.record(peer(1), hello(1));
         assert_eq!(tally.verdict(), None);
-        let mut odd = Tally::new(hello(9), 3);
+        let mut odd = Tally::new(hello(9), 3, true);
         odd.record(peer(0), hello(1));
         assert_eq!(odd.verdict(), None);
         odd.record(peer(1), hello(1));
@@ -373,8 +390,24 @@ mod tests {
     }
 
     #[test]
+    fn a_full_node_follows_more_than_f_validators() {
+        // Four validators (f = 1): two agreeing validators are enough to start.
+        let mut tally = Tally::new(hello(1), 4, false);
+        tally.record(peer(0), hello(1));
+        assert_eq!(tally.verdict(), None);
+        tally.record(peer(1), hello(1));
+        assert_eq!(tally.verdict(), Some(Verdict::Agreed));
+        // A misconfigured full node: two validators disagree, none agrees.
+        let mut tally = Tally::new(hello(9), 4, false);
+        tally.record(peer(0), hello(1));
+        assert_eq!(tally.verdict(), None);
+        tally.record(peer(1), hello(1));
+        assert!(matches!(tally.verdict(), Some(Verdict::Mismatch(_))));
+    }
+
+    #[test]
     fn two_validators_on_different_chains_both_fail() {
-        let mut tally = Tally::new(hello(1), 2);
+        let mut tally = Tally::new(hello(1), 2, true);
         tally.record(peer(1), hello(2));
         assert!(matches!(tally.verdict(), Some(Verdict::Mismatch(_))));
     }

@@ -304,7 +304,7 @@ pub(super) async fn start(
     let hello = (validators.len() > 1).then(|| register(channels::HELLO));
     network.start();
     if let Some(hello) = hello {
-        check_chainspec(context, &spec, &validators, hello).await?;
+        check_chainspec(context, &spec, &validators, true, hello).await?;
     }
     context.child("tx_gossip").spawn({
         let (engine, pool) = (engine.clone(), pool.clone());
@@ -384,9 +384,10 @@ pub(super) async fn start_follower(
     let blocks = network.register(channels::BLOCKS, CHANNEL_QUOTA);
     let backfill = network.register(channels::BACKFILL, CHANNEL_QUOTA);
     let transactions = network.register(channels::TRANSACTIONS, CHANNEL_QUOTA);
-    // Validators send votes, simplex requests and hellos to every peer; a message on a channel
-    // not registered closes the connection, so these are registered and dropped.
-    let ignored = [channels::VOTES, channels::RESOLVER, channels::HELLO]
+    let hello = network.register(channels::HELLO, CHANNEL_QUOTA);
+    // Validators send votes and simplex requests to every peer; a message on a channel not
+    // registered closes the connection, so these are registered and dropped.
+    let ignored = [channels::VOTES, channels::RESOLVER]
         .map(|channel| network.register(channel, CHANNEL_QUOTA));
     network.start();
     for (_, mut receiver) in ignored {
@@ -394,6 +395,7 @@ pub(super) async fn start_follower(
             while commonware_p2p::Receiver::recv(&mut receiver).await.is_ok() {}
         });
     }
+    check_chainspec(context, &spec, &validators, false, hello).await?;
     context.child("tx_gossip").spawn({
         let (engine, pool) = (engine.clone(), pool);
         move |context| consensus::gossip::run(context, engine, pool, transactions)
@@ -432,6 +434,7 @@ async fn check_chainspec<S, R>(
     context: &Context,
     spec: &ChainSpec,
     validators: &ValidatorSet,
+    member: bool,
     channel: (S, R),
 ) -> eyre::Result<()>
 where
@@ -444,7 +447,7 @@ where
     let count = validators.len();
     let set = validators.clone();
     context.child("hello").spawn(move |context| async move {
-        hello::run(context, ours, &set, channel, HELLO_WAIT, verdict_tx).await;
+        hello::run(context, ours, &set, member, channel, HELLO_WAIT, verdict_tx).await;
     });
     match verdict_rx.await {
         Ok(Verdict::Agreed) => Ok(()),

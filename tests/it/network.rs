@@ -574,6 +574,58 @@ fn validators_on_different_chainspecs_fail_at_startup_naming_the_difference() {
     }
 }
 
+#[test]
+fn a_full_node_on_another_chainspec_fails_at_startup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (spec, validators) = network(dir.path(), 2);
+    let mut other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec).expect("read chainspec"))
+            .expect("chainspec json");
+    other["config"]["chainId"] = 4_242.into();
+    let other_spec = dir.path().join("other.json");
+    std::fs::write(&other_spec, other.to_string()).expect("write chainspec");
+    let follower_key = dir.path().join("follower.key");
+    let follower_key = follower_key.to_str().expect("utf-8");
+    let (ok, public, stderr) = run(&["keygen", "--output", follower_key]);
+    assert!(ok, "keygen failed: {stderr}");
+    let follower_port = free_port().to_string();
+    let followers = format!("{}@127.0.0.1:{follower_port}", public.trim());
+    let da = DaServer::start(dir.path());
+    let _validators: Vec<NodeProcess> = (0..2)
+        .map(|i| {
+            start_validator_with(
+                dir.path(),
+                i,
+                &spec,
+                &validators[i],
+                &da,
+                &["--p2p.followers", followers.as_str()],
+            )
+        })
+        .collect();
+    let log = std::fs::File::create(dir.path().join("follower.log")).expect("log");
+    let follower = Command::new(binary())
+        .args(["node", "--chain"])
+        .arg(&other_spec)
+        .args(["--p2p.key", follower_key, "--p2p.addr", "127.0.0.1"])
+        .args(["--p2p.port", &follower_port, "--datadir"])
+        .arg(dir.path().join("follower"))
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start follower");
+    let exited = exit_within(follower, std::time::Duration::from_secs(60));
+    let stderr = std::fs::read_to_string(dir.path().join("follower.log")).expect("read log");
+    assert!(
+        exited.is_some_and(|status| !status.success()),
+        "{exited:?}: {stderr}"
+    );
+    assert!(
+        stderr.contains("chainspec mismatch") && stderr.contains("(this node: 4242)"),
+        "{stderr}"
+    );
+}
+
 /// The exit status of `child` if it exits within `timeout` (it is killed otherwise).
 fn exit_within(
     mut child: std::process::Child,
