@@ -197,12 +197,8 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
     let (spec, validators) = network(dir.path(), 4);
     let da = DaServer::start(dir.path());
     // A full node following the validators over p2p: they list its key as a follower.
-    let follower_key = dir.path().join("follower.key");
-    let follower_key = follower_key.to_str().expect("utf-8");
-    let (ok, public, stderr) = run(&["keygen", "--output", follower_key]);
-    assert!(ok, "keygen failed: {stderr}");
-    let follower_port = free_port().to_string();
-    let followers = format!("{}@127.0.0.1:{follower_port}", public.trim());
+    let (follower_key, follower_port, followers) = follower(dir.path());
+    let (follower_key, follower_port) = (follower_key.as_str(), follower_port.to_string());
     let follower_flags = ["--p2p.followers", followers.as_str()];
     let start =
         |i: usize| start_validator_with(dir.path(), i, &spec, &validators[i], &da, &follower_flags);
@@ -522,12 +518,7 @@ fn validators_on_different_chainspecs_fail_at_startup_naming_the_difference() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (spec, validators) = network(dir.path(), 2);
     // The same validators, another chain id (one operator edited the file).
-    let mut other: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&spec).expect("read chainspec"))
-            .expect("chainspec json");
-    other["config"]["chainId"] = 4_242.into();
-    let other_spec = dir.path().join("other.json");
-    std::fs::write(&other_spec, other.to_string()).expect("write chainspec");
+    let other_spec = with_chain_id(dir.path(), &spec, 4_242);
     let chain_id = |path: &str| -> u64 {
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
@@ -578,18 +569,9 @@ fn validators_on_different_chainspecs_fail_at_startup_naming_the_difference() {
 fn a_full_node_on_another_chainspec_fails_at_startup() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (spec, validators) = network(dir.path(), 2);
-    let mut other: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&spec).expect("read chainspec"))
-            .expect("chainspec json");
-    other["config"]["chainId"] = 4_242.into();
-    let other_spec = dir.path().join("other.json");
-    std::fs::write(&other_spec, other.to_string()).expect("write chainspec");
-    let follower_key = dir.path().join("follower.key");
-    let follower_key = follower_key.to_str().expect("utf-8");
-    let (ok, public, stderr) = run(&["keygen", "--output", follower_key]);
-    assert!(ok, "keygen failed: {stderr}");
-    let follower_port = free_port().to_string();
-    let followers = format!("{}@127.0.0.1:{follower_port}", public.trim());
+    let other_spec = with_chain_id(dir.path(), &spec, 4_242);
+    let (follower_key, follower_port, followers) = follower(dir.path());
+    let (follower_key, follower_port) = (follower_key.as_str(), follower_port.to_string());
     let da = DaServer::start(dir.path());
     let _validators: Vec<NodeProcess> = (0..2)
         .map(|i| {
@@ -624,6 +606,28 @@ fn a_full_node_on_another_chainspec_fails_at_startup() {
         stderr.contains("chainspec mismatch") && stderr.contains("(this node: 4242)"),
         "{stderr}"
     );
+}
+
+/// A copy of chainspec `spec` with another chain id (an operator's edit), written under `dir`.
+fn with_chain_id(dir: &Path, spec: &str, chain_id: u64) -> std::path::PathBuf {
+    let mut other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(spec).expect("read chainspec"))
+            .expect("chainspec json");
+    other["config"]["chainId"] = chain_id.into();
+    let path = dir.join(format!("chain-{chain_id}.json"));
+    std::fs::write(&path, other.to_string()).expect("write chainspec");
+    path
+}
+
+/// A full node's p2p key under `dir`: (key file, p2p port, its `--p2p.followers` entry).
+fn follower(dir: &Path) -> (String, u16, String) {
+    let key = dir.join("follower.key");
+    let key = key.to_str().expect("utf-8").to_string();
+    let (ok, public, stderr) = run(&["keygen", "--output", &key]);
+    assert!(ok, "keygen failed: {stderr}");
+    let port = free_port();
+    let entry = format!("{}@127.0.0.1:{port}", public.trim());
+    (key, port, entry)
 }
 
 /// The exit status of `child` if it exits within `timeout` (it is killed otherwise).
