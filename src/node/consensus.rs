@@ -327,9 +327,8 @@ pub(super) async fn start(
             .collect();
         tokio::spawn(watch_for_stalls(
             engine.clone(),
-            validators.len(),
-            peers,
             unposted_bound.clone(),
+            warn_validator_stall(&spec, validators.len(), peers),
         ));
     }
     let config = ValidatorConfig {
@@ -406,6 +405,11 @@ pub(super) async fn start_follower(
         validators = validators.len(),
         "following the validators over p2p (full node)"
     );
+    tokio::spawn(watch_for_stalls(
+        engine.clone(),
+        None,
+        warn_follower_stall(consensus::public_key_hex(&key), listen),
+    ));
     let config = consensus::FollowerConfig {
         key,
         validators,
@@ -473,17 +477,14 @@ where
 /// How long without a finalized block before a validator says what may be wrong.
 const STALL_WARNING: Duration = Duration::from_secs(20);
 
-/// Logs a warning whenever no block was finalized for [`STALL_WARNING`] (once per stall): the
-/// usual causes are peers down or unreachable (a chainspec mismatch is found at startup by
-/// [`check_chainspec`] when the peers answer).
+/// Calls `warn` (with the head and how long it has not moved) whenever no block was finalized
+/// for [`STALL_WARNING`], once per stall, except while block production is paused for DA
+/// posting (that has its own warning and metric).
 async fn watch_for_stalls(
     engine: Engine,
-    validators: usize,
-    peers: Vec<String>,
     unposted_bound: Option<consensus::UnpostedBound>,
+    warn: impl Fn(u64, Duration) + Send + 'static,
 ) {
-    let spec = engine.spec().clone();
-    let quorum = validators - (validators - 1) / 3;
     let mut last = None;
     let mut since = tokio::time::Instant::now();
     let mut warned = false;
@@ -497,27 +498,54 @@ async fn watch_for_stalls(
             warned = false;
             continue;
         }
-        // A pause for DA posting has its own warning and metric.
         let paused = unposted_bound
             .as_ref()
             .is_some_and(consensus::UnpostedBound::is_paused);
         if !warned && !paused && since.elapsed() >= STALL_WARNING {
             warned = true;
-            tracing::warn!(
-                head = head.number,
-                stalled = ?since.elapsed(),
-                quorum,
-                validators,
-                peers = %peers.join(", "),
-                chain_id = spec.chain_id,
-                genesis = %spec.genesis_hash,
-                "no block finalized for {}s: consensus needs {quorum} of {validators} \
-                 validators. Check that the others run and are reachable at their p2p addresses, \
-                 and that they use the same chainspec (chain id {}, genesis {})",
-                since.elapsed().as_secs(),
-                spec.chain_id,
-                spec.genesis_hash,
-            );
+            warn(head.number, since.elapsed());
         }
+    }
+}
+
+/// A validator's stall warning: the usual causes are peers down or unreachable (a chainspec
+/// mismatch is found at startup by [`check_chainspec`] when the peers answer).
+fn warn_validator_stall(
+    spec: &ChainSpec,
+    validators: usize,
+    peers: Vec<String>,
+) -> impl Fn(u64, Duration) + Send + 'static {
+    let (chain_id, genesis) = (spec.chain_id, spec.genesis_hash);
+    let quorum = validators - (validators - 1) / 3;
+    move |head, stalled| {
+        tracing::warn!(
+            head,
+            ?stalled,
+            quorum,
+            validators,
+            peers = %peers.join(", "),
+            chain_id,
+            %genesis,
+            "no block finalized for {}s: consensus needs {quorum} of {validators} \
+             validators. Check that the others run and are reachable at their p2p addresses, \
+             and that they use the same chainspec (chain id {chain_id}, genesis {genesis})",
+            stalled.as_secs(),
+        );
+    }
+}
+
+/// A follower's stall warning: validators admit only the followers they list.
+fn warn_follower_stall(key: String, listen: SocketAddr) -> impl Fn(u64, Duration) + Send + 'static {
+    move |head, stalled| {
+        tracing::warn!(
+            head,
+            ?stalled,
+            public_key = %key,
+            "no block for {}s from the validators: they admit only the full nodes they list; \
+             check that each runs with `--p2p.followers {key}@<this node's IP>:{}` and is \
+             reachable at its p2p address",
+            stalled.as_secs(),
+            listen.port(),
+        );
     }
 }

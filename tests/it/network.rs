@@ -608,6 +608,52 @@ fn a_full_node_on_another_chainspec_fails_at_startup() {
     );
 }
 
+#[test]
+fn a_full_node_the_validators_do_not_list_says_what_to_check() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (spec, validators) = network(dir.path(), 2);
+    let (follower_key, follower_port, _) = follower(dir.path());
+    let da = DaServer::start(dir.path());
+    // The validators run without `--p2p.followers`: the full node is refused.
+    let _validators: Vec<NodeProcess> = (0..2)
+        .map(|i| start_validator_with(dir.path(), i, &spec, &validators[i], &da, &[]))
+        .collect();
+    let mut child = Command::new(binary())
+        .args(["node", "--chain", &spec, "--p2p.key", &follower_key])
+        .args([
+            "--p2p.addr",
+            "127.0.0.1",
+            "--p2p.port",
+            &follower_port.to_string(),
+        ])
+        .arg("--datadir")
+        .arg(dir.path().join("follower"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start follower");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("no block for") {
+                let _ = tx.send(line);
+                return;
+            }
+        }
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(90));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("a stall warning within 90 s");
+    let entry = format!("--p2p.followers {}@", consensus_key(&follower_key));
+    assert!(line.contains(&entry), "`{entry}` missing: {line}");
+}
+
 /// A copy of chainspec `spec` with another chain id (an operator's edit), written under `dir`.
 fn with_chain_id(dir: &Path, spec: &str, chain_id: u64) -> std::path::PathBuf {
     let mut other: serde_json::Value =
