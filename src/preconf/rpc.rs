@@ -65,8 +65,13 @@ impl From<PreconfError> for RpcError {
     }
 }
 
+/// The error of the preconfirmation methods on a node that does not issue them.
+const NOT_ENABLED: &str = "preconfirmations are not enabled on this node (only a --dev node \
+                           issues them, unless started with --preconf.disable; validator \
+                           networks do not issue them yet)";
+
 fn enabled(preconf: Option<&Preconfer>) -> Result<&Preconfer, RpcError> {
-    preconf.ok_or_else(|| RpcError::Server("preconfirmations are not enabled on this node".into()))
+    preconf.ok_or_else(|| RpcError::Server(NOT_ENABLED.into()))
 }
 
 /// `hb_capabilities`.
@@ -134,7 +139,7 @@ pub async fn subscribe(
         (None, _) => {
             pending
                 .reject(jsonrpsee::types::ErrorObjectOwned::from(RpcError::Server(
-                    "preconfirmations are not enabled on this node".into(),
+                    NOT_ENABLED.into(),
                 )))
                 .await;
             return Ok(());

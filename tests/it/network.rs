@@ -220,6 +220,21 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
     follower_args.extend(da.args());
     let follower = NodeProcess::start(&dir.path().join("follower"), &follower_args);
     wait_for_height(node(&nodes, 0), 3, "the network to finalize block 3").await;
+    // Preconfirmations are a `--dev` feature for now: a validator says so.
+    let refused = node(&nodes, 1)
+        .client()
+        .request::<serde_json::Value, _>(
+            "hb_sendPreconfTransaction",
+            rpc_params![raw_transfer(0, 999, Address::with_last_byte(0x77), 1)],
+        )
+        .await
+        .expect_err("no preconfirmations on a validator network");
+    assert!(
+        refused
+            .to_string()
+            .contains("validator networks do not issue them yet"),
+        "{refused}"
+    );
 
     // Transfers from three senders to validators 0, 1 and 3. Gossip spreads them to every pool,
     // so whichever validator leads includes them, even those sent to validator 3 before it dies.
