@@ -413,12 +413,11 @@ async fn blocks_on_da(da: &DaServer, spec: &str) -> std::collections::BTreeMap<u
 
 #[test]
 fn a_validator_without_a_quorum_says_what_to_check() {
-    use std::io::BufRead as _;
     let dir = tempfile::tempdir().expect("tempdir");
     let (spec, validators) = network(dir.path(), 2);
     let port = validators[0].1.to_string();
     // Validator 1 never starts (down or unreachable): no quorum, no block.
-    let mut child = Command::new(binary())
+    let child = Command::new(binary())
         .args([
             "node",
             "--chain",
@@ -432,23 +431,7 @@ fn a_validator_without_a_quorum_says_what_to_check() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start validator");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.contains("no block finalized") {
-                let _ = tx.send(line);
-                return;
-            }
-        }
-    });
-    let line = rx.recv_timeout(std::time::Duration::from_secs(90));
-    let _ = child.kill();
-    let _ = child.wait();
-    let line = line.expect("a stall warning within 90 s");
+    let line = stall_warning(child, "no block finalized");
     for expected in [
         "2 of 2 validators",
         "same chainspec",
@@ -625,7 +608,6 @@ fn a_full_node_on_another_chainspec_fails_at_startup() {
 
 #[test]
 fn a_full_node_the_validators_do_not_list_says_what_to_check() {
-    use std::io::BufRead as _;
     let dir = tempfile::tempdir().expect("tempdir");
     let (spec, validators) = network(dir.path(), 2);
     let (follower_key, follower_port, _) = follower(dir.path());
@@ -634,7 +616,7 @@ fn a_full_node_the_validators_do_not_list_says_what_to_check() {
     let _validators: Vec<NodeProcess> = (0..2)
         .map(|i| start_validator_with(dir.path(), i, &spec, &validators[i], &da, &[]))
         .collect();
-    let mut child = Command::new(binary())
+    let child = Command::new(binary())
         .args(["node", "--chain", &spec, "--p2p.key", &follower_key])
         .args([
             "--p2p.addr",
@@ -648,14 +630,23 @@ fn a_full_node_the_validators_do_not_list_says_what_to_check() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start follower");
-    let stderr = child.stderr.take().expect("stderr");
+    let line = stall_warning(child, "no block for");
+    let entry = format!("--p2p.followers {}@", consensus_key(&follower_key));
+    assert!(line.contains(&entry), "`{entry}` missing: {line}");
+}
+
+/// The first line of `child`'s stderr containing `needle` (a stall warning), within 90 s;
+/// `child` is killed either way.
+fn stall_warning(mut child: std::process::Child, needle: &'static str) -> String {
+    use std::io::BufRead as _;
+    let stderr = child.stderr.take().expect("stderr piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr)
             .lines()
             .map_while(Result::ok)
         {
-            if line.contains("no block for") {
+            if line.contains(needle) {
                 let _ = tx.send(line);
                 return;
             }
@@ -664,9 +655,7 @@ fn a_full_node_the_validators_do_not_list_says_what_to_check() {
     let line = rx.recv_timeout(std::time::Duration::from_secs(90));
     let _ = child.kill();
     let _ = child.wait();
-    let line = line.expect("a stall warning within 90 s");
-    let entry = format!("--p2p.followers {}@", consensus_key(&follower_key));
-    assert!(line.contains(&entry), "`{entry}` missing: {line}");
+    line.expect("a stall warning within 90 s")
 }
 
 /// A copy of chainspec `spec` with another chain id (an operator's edit), written under `dir`.
