@@ -51,8 +51,8 @@ use std::{
 const MAX_TXS_PER_BLOCK: usize = 10_000;
 /// How far a block's timestamp may run ahead of a verifier's clock before it waits.
 const MAX_FUTURE_DRIFT: Duration = Duration::from_secs(15);
-/// Blocks whose arrival time is remembered for pacing.
-const SEEN_CAPACITY: usize = 1024;
+/// Blocks whose children's due time is remembered for pacing.
+const DUE_CAPACITY: usize = 1024;
 
 /// The simplex application over the engine and the pool.
 #[derive(Clone)]
@@ -145,7 +145,7 @@ impl ChainApplication {
             .child_due
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if due.len() >= SEEN_CAPACITY {
+        if due.len() >= DUE_CAPACITY {
             due.clear();
         }
         due.insert(hash, at);

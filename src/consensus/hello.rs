@@ -25,7 +25,6 @@ use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::Clock;
 use std::{
     collections::{BTreeMap, BTreeSet},
-    fmt,
     time::Duration,
 };
 
@@ -208,16 +207,6 @@ impl Tally {
     fn unanswered(&self) -> Verdict {
         Verdict::Unanswered {
             agreed: self.agreed.len(),
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Agreed => f.write_str("a quorum runs this chain"),
-            Self::Mismatch(error) => f.write_str(error),
-            Self::Unanswered { agreed } => write!(f, "{agreed} peers answered"),
         }
     }
 }
