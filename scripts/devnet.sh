@@ -59,7 +59,10 @@ if [[ ! -f "$DIR/chainspec.json" ]]; then
   for ((i = 0; i < N; i++)); do
     mkdir -p "$DIR/node$i"
     "$BIN" keygen --output "$DIR/node$i/validator.key" > "$DIR/node$i/public-key"
+    # Preconfirmation keys where the node looks by default (<datadir>/preconf.key).
+    "$BIN" keygen --preconf --output "$DIR/node$i/preconf.key" > /dev/null
     validators+=(--validator "$(cat "$DIR/node$i/public-key")@127.0.0.1:$((P2P_PORT + i))")
+    validators+=(--preconf-key "$DIR/node$i/preconf.key")
   done
   "$BIN" dump-genesis --chain devnet "${validators[@]}" --block-time-ms "$BLOCK_TIME_MS" \
     > "$DIR/chainspec.json" 2> "$DIR/dump-genesis.log"
@@ -80,6 +83,7 @@ for ((i = 0; i < N; i++)); do
   "$BIN" node --chain "$DIR/chainspec.json" --datadir "$DIR/node$i" \
     --validator.key "$DIR/node$i/validator.key" --p2p.addr 127.0.0.1 --p2p.port $((P2P_PORT + i)) \
     --http --http.port $((RPC_PORT + i)) --ws --ws.port $((RPC_PORT + 1000 + i)) \
+    --http.api eth,net,web3,txpool,hb --ws.api eth,net,web3,hb \
     --da.url "http://127.0.0.1:$DA_PORT" --da.auth-token-file "$DIR/da/auth/admin.token" \
     --da.batch-interval 500ms --p2p.followers "$FULL_P2P" ${NODE_ARGS:-} > "$DIR/node$i.log" 2>&1 &
   echo "$! node$i" >> "$DIR/pids"

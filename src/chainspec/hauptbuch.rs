@@ -40,6 +40,22 @@ pub struct Validator {
     /// Fee recipient of the blocks this validator proposes (default: zero, fees are burnt).
     #[serde(default)]
     pub fee_recipient: Address,
+    /// Public keys of the preconfirmations this validator issues while it leads (printed by
+    /// `hauptbuch-reth preconf keygen`). A network issues preconfirmations only when every
+    /// validator lists them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preconf: Option<PreconfKeys>,
+}
+
+/// A validator's preconfirmation keys as the chainspec lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreconfKeys {
+    /// ed25519 public key of the per-preconfirmation signatures.
+    pub ed25519: B256,
+    /// keccak256 of the ML-DSA-65 public key that signs batch roots (the key itself, 1,952
+    /// bytes, travels in every preconfirmation).
+    pub ml_dsa65_hash: B256,
 }
 
 impl Default for HauptbuchConfig {

@@ -18,7 +18,7 @@ mod hauptbuch;
 pub use error::ChainSpecError;
 pub use fork_id::ForkIdSchedule;
 pub use genesis::genesis_header;
-pub use hauptbuch::{HauptbuchConfig, MAX_NAMESPACE_ID_LEN, Validator};
+pub use hauptbuch::{HauptbuchConfig, MAX_NAMESPACE_ID_LEN, PreconfKeys, Validator};
 
 use alloy_consensus::Header;
 use alloy_eips::{eip1559::BaseFeeParams, eip7840::BlobParams, eip7892::BlobScheduleBlobParams};

@@ -12,6 +12,11 @@ pub struct DumpGenesisCommand {
     /// Replace the validator set: `<publicKey>@<host:port>` (from `keygen`), repeatable, in order.
     #[arg(long = "validator", value_name = "KEY@HOST:PORT", value_parser = crate::node::parse_bootnode)]
     validators: Vec<crate::node::Bootnode>,
+    /// Preconfirmation key files (`keygen --preconf`) of the validators, one per `--validator`,
+    /// in the same order: their public keys become `hauptbuch.validators[].preconf`, which lets
+    /// the network issue preconfirmations.
+    #[arg(long = "preconf-key", value_name = "FILE", requires = "validators")]
+    preconf_keys: Vec<std::path::PathBuf>,
     /// Replace the block time (`hauptbuch.blockTimeMs`).
     #[arg(long = "block-time-ms", value_name = "MS")]
     block_time_ms: Option<u64>,
@@ -32,16 +37,28 @@ impl DumpGenesisCommand {
                 .entry("hauptbuch")
                 .or_insert_with(|| serde_json::json!({}));
             if !self.validators.is_empty() {
-                section["validators"] = self
-                    .validators
-                    .iter()
-                    .map(|v| {
-                        serde_json::json!({
-                            "publicKey": crate::consensus::public_key_to_hex(&v.key),
-                            "address": v.address,
-                        })
-                    })
-                    .collect();
+                if !self.preconf_keys.is_empty() && self.preconf_keys.len() != self.validators.len()
+                {
+                    eyre::bail!(
+                        "{} --preconf-key files for {} --validator entries: give one per validator, \
+                         in the same order",
+                        self.preconf_keys.len(),
+                        self.validators.len()
+                    );
+                }
+                let mut validators = Vec::with_capacity(self.validators.len());
+                for (i, v) in self.validators.iter().enumerate() {
+                    let mut entry = serde_json::json!({
+                        "publicKey": crate::consensus::public_key_to_hex(&v.key),
+                        "address": v.address,
+                    });
+                    if let Some(path) = self.preconf_keys.get(i) {
+                        let keys = crate::preconf::IssuerKeys::load_or_create(path, false)?;
+                        entry["preconf"] = serde_json::to_value(keys.chainspec_keys())?;
+                    }
+                    validators.push(entry);
+                }
+                section["validators"] = validators.into();
             }
             if let Some(ms) = self.block_time_ms {
                 section["blockTimeMs"] = ms.into();

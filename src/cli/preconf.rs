@@ -37,9 +37,10 @@ struct VerifyArgs {
     /// (its hash and transactions root are checked; trust it as you trust its source).
     #[arg(long, conflicts_with = "proof")]
     block: Option<PathBuf>,
-    /// `devnet` or a genesis file: the proof's finalization certificate must verify against its
-    /// validator set (`hauptbuch.validators`), proving the block final.
-    #[arg(long, value_name = "CHAIN_OR_PATH", requires = "proof")]
+    /// `devnet` or a genesis file: the preconfirmation's keys must be a validator's
+    /// (`hauptbuch.validators[].preconf`, when the chainspec lists them), and the proof's
+    /// finalization certificate must verify against the validator set, proving the block final.
+    #[arg(long, value_name = "CHAIN_OR_PATH")]
     chain: Option<String>,
     /// `hb_capabilities` JSON (or its `keys` object) holding the trusted sequencer keys.
     #[arg(long)]
@@ -64,10 +65,12 @@ impl PreconfCommand {
             )?),
             (None, None) => None,
         };
-        let finality = match (&args.chain, &proof) {
-            (Some(chain), Some(proof)) => Some(finality(chain, proof)?),
+        let chain = args.chain.as_deref().map(Chain::load).transpose()?;
+        let finality = match (&chain, &proof) {
+            (Some(chain), Some(proof)) => Some(chain.finality(proof)?),
             _ => None,
         };
+        let issuer = chain.as_ref().map(|c| c.issuer(&preconf)).transpose()?;
         let trusted: Option<IssuerKeysJson> = match &args.keys {
             Some(path) => {
                 let text = read(path, "keys")?;
@@ -89,10 +92,10 @@ impl PreconfCommand {
             "signatures: valid (ed25519 {}, ML-DSA-65 batch {}{})",
             preconf.issuer.ed25519,
             preconf.batch.id,
-            if trusted.is_some() {
-                ", keys trusted"
-            } else {
-                ", keys not checked: pass --keys"
+            match (&trusted, &issuer) {
+                (_, Some(issuer)) => format!(", {issuer}"),
+                (Some(_), None) => ", keys trusted".into(),
+                (None, None) => ", keys not checked: pass --chain or --keys".into(),
             }
         );
         if let Some(finality) = finality {
@@ -125,19 +128,66 @@ impl PreconfCommand {
     }
 }
 
-/// Checks the proof's finalization certificate against the chainspec's validator set.
-fn finality(chain: &str, proof: &InclusionProof) -> eyre::Result<String> {
-    let spec = crate::chainspec::ChainSpec::from_arg(chain)
-        .map_err(|e| eyre::eyre!("invalid --chain `{chain}`: {e}"))?;
-    let validators = crate::consensus::ValidatorSet::from_chainspec(&spec.hauptbuch.validators)
-        .map_err(|e| eyre::eyre!("--chain `{chain}` has no usable validator set: {e}"))?;
-    let Some(certificate) = &proof.finalization_certificate else {
-        return Ok(format!(
-            "final: not shown (block {} carries no certificate of its own; a descendant's covers it)",
-            proof.block_number
-        ));
-    };
-    let view = crate::consensus::CertificateVerifier::new(&spec, &validators)
+/// The chainspec of `--chain`, with its validator set.
+struct Chain {
+    name: String,
+    spec: std::sync::Arc<crate::chainspec::ChainSpec>,
+    validators: crate::consensus::ValidatorSet,
+}
+
+impl Chain {
+    fn load(chain: &str) -> eyre::Result<Self> {
+        let spec = crate::chainspec::ChainSpec::from_arg(chain)
+            .map_err(|e| eyre::eyre!("invalid --chain `{chain}`: {e}"))?;
+        let validators = crate::consensus::ValidatorSet::from_chainspec(&spec.hauptbuch.validators)
+            .map_err(|e| eyre::eyre!("--chain `{chain}` has no usable validator set: {e}"))?;
+        Ok(Self {
+            name: chain.to_string(),
+            spec,
+            validators,
+        })
+    }
+
+    /// Which validator's keys signed `preconf` (the chain id must match too).
+    fn issuer(&self, preconf: &SignedPreconfirmation) -> eyre::Result<String> {
+        let chain = &self.name;
+        if preconf.chain_id.to::<u64>() != self.spec.chain_id {
+            eyre::bail!(
+                "the preconfirmation is for chain id {}, --chain `{chain}` is chain id {}",
+                preconf.chain_id,
+                self.spec.chain_id
+            );
+        }
+        if !self.validators.issues_preconfirmations() {
+            return Ok(format!(
+                "keys not checked: --chain `{chain}` lists no preconfirmation keys"
+            ));
+        }
+        let keys = preconf.issuer.chainspec_keys();
+        match self.validators.preconf_issuer(&keys) {
+            Some(validator) => Ok(format!(
+                "keys of validator {}",
+                crate::consensus::public_key_to_hex(validator)
+            )),
+            None => eyre::bail!(
+                "the preconfirmation's keys (ed25519 {}, ML-DSA-65 hash {}) are no validator's \
+                 preconfirmation keys in --chain `{chain}`",
+                keys.ed25519,
+                keys.ml_dsa65_hash
+            ),
+        }
+    }
+
+    /// Checks the proof's finalization certificate against the validator set.
+    fn finality(&self, proof: &InclusionProof) -> eyre::Result<String> {
+        let (chain, spec, validators) = (&self.name, &self.spec, &self.validators);
+        let Some(certificate) = &proof.finalization_certificate else {
+            return Ok(format!(
+                "final: not shown (block {} carries no certificate of its own; a descendant's covers it)",
+                proof.block_number
+            ));
+        };
+        let view = crate::consensus::CertificateVerifier::new(spec, validators)
         .verify(certificate, proof.block_hash)
         .map_err(|e| {
             eyre::eyre!(
@@ -146,10 +196,11 @@ fn finality(chain: &str, proof: &InclusionProof) -> eyre::Result<String> {
                 proof.block_number
             )
         })?;
-    Ok(format!(
-        "final: block {} ({}) finalized in view {view} by a quorum of the {} validators",
-        proof.block_number,
-        proof.block_hash,
-        validators.len()
-    ))
+        Ok(format!(
+            "final: block {} ({}) finalized in view {view} by a quorum of the {} validators",
+            proof.block_number,
+            proof.block_hash,
+            validators.len()
+        ))
+    }
 }

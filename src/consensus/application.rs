@@ -31,15 +31,21 @@ use super::{
 use crate::{
     engine::{Engine, EngineError},
     execution::{BlockAttributes, EXTRA_DATA, ExecutionError},
-    preconf::Preconfer,
+    preconf::{Preconfer, Route, Routes},
     txpool::TxPool,
 };
 use alloy_consensus::{Block, TxEnvelope};
 use alloy_primitives::{B256, Bytes, keccak256, map::HashMap};
 use commonware_consensus::{
-    Application, Heightable, marshal::ancestry::Ancestry, simplex::types::Context,
+    Application, Heightable,
+    marshal::ancestry::Ancestry,
+    simplex::{
+        elector::{Config as ElectorConfig, Elector as _, RoundRobin, RoundRobinElector},
+        types::Context,
+    },
+    types::Round,
 };
-use commonware_cryptography::{Digested, Digestible};
+use commonware_cryptography::{Digested, Digestible, sha256::Sha256};
 use commonware_runtime::{Clock, Metrics, Spawner, Supervisor};
 use futures::StreamExt;
 use std::{
@@ -73,6 +79,17 @@ pub struct ChainApplication {
     build_time: Arc<Mutex<Duration>>,
     /// Test-only fault injection (debug builds): proposals carry a wrong state root.
     corrupt_proposals: bool,
+    /// Who issues the next block's preconfirmations (validator networks).
+    turns: Option<Turns>,
+}
+
+/// Publishes, after each proposal this node builds or verifies, which validator leads the next
+/// view and so issues the next block's preconfirmations; opens or closes this node's issuance.
+#[derive(Clone)]
+struct Turns {
+    routes: Routes,
+    me: PublicKey,
+    elector: RoundRobinElector<Scheme>,
 }
 
 impl ChainApplication {
@@ -93,6 +110,49 @@ impl ChainApplication {
             child_due: Default::default(),
             build_time: Default::default(),
             corrupt_proposals: false,
+            turns: None,
+        }
+    }
+
+    /// Publishes the next block's issuer to `routes` after every proposal ([`Turns`]). `elector`
+    /// must be the one consensus runs with.
+    pub fn with_routes(
+        mut self,
+        routes: Routes,
+        me: PublicKey,
+        elector: RoundRobin<Sha256>,
+    ) -> Self {
+        let elector = ElectorConfig::<Scheme>::build(elector, self.validators.keys());
+        self.turns = Some(Turns {
+            routes,
+            me,
+            elector,
+        });
+        self
+    }
+
+    /// After view `round`'s proposal `hash` (block `number`): the leader of the next view issues
+    /// block `number + 1`'s preconfirmations.
+    fn next_turn(&self, round: Round, number: u64, hash: B256) {
+        let Some(turns) = &self.turns else { return };
+        let next = Round::new(round.epoch(), round.view().next());
+        let index = turns.elector.elect(next, ());
+        let Some(issuer) = self.validators.keys().get(index.get() as usize) else {
+            return;
+        };
+        let route = Route {
+            view: round.view().get(),
+            block: number + 1,
+            issuer: issuer.clone(),
+        };
+        if turns.routes.publish(route)
+            && let Some(preconf) = &self.preconf
+        {
+            if *issuer == turns.me {
+                preconf.open_window(number + 1, hash);
+            } else {
+                preconf.close_window();
+            }
         }
     }
 
@@ -334,6 +394,7 @@ impl ChainApplication {
                 .unwrap_or_default(),
         );
         self.set_child_due(built.hash, due + self.block_time);
+        self.next_turn(consensus.round, built.block.header.number, built.hash);
         tracing::debug!(
             number = built.block.header.number,
             hash = %built.hash,
@@ -417,6 +478,11 @@ impl ChainApplication {
             Ok(()) => {
                 let due = due_after(self.block_time, due_of(&block.header.extra_data), arrived);
                 self.set_child_due(candidate.inner().hash(), due);
+                self.next_turn(
+                    consensus.round,
+                    block.header.number,
+                    candidate.inner().hash(),
+                );
                 Ok(true)
             }
             Err(err) if is_invalid(&err) => {

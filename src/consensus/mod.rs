@@ -90,6 +90,8 @@ pub mod channels {
     pub const TRANSACTIONS: u64 = 5;
     /// What chain each node runs ([`super::hello`]).
     pub const HELLO: u64 = 6;
+    /// Preconfirmation requests forwarded to the issuing leader ([`crate::preconf::forward`]).
+    pub const PRECONF: u64 = 7;
 }
 
 /// Largest accepted block RLP (a 30M-gas block of calldata is about 7.5 MB; blocks of transfers
@@ -134,6 +136,9 @@ pub struct ValidatorConfig {
     pub partition_prefix: String,
     /// The preconfirmation issuer whose promises this validator's blocks honour.
     pub preconf: Option<crate::preconf::Preconfer>,
+    /// Where to publish which validator issues the next block's preconfirmations (validator
+    /// networks; the issuer opens its window when it is its turn).
+    pub routes: Option<crate::preconf::Routes>,
     /// The bound on blocks not yet posted to DA, on a node that posts (else `None`).
     pub unposted_bound: Option<UnpostedBound>,
     /// Test-only fault injection (debug builds): propose blocks with a wrong state root.
@@ -419,25 +424,28 @@ where
         marshal,
         mailbox.clone(),
         engine.clone(),
-        public_key,
+        public_key.clone(),
         peers,
         blocker.clone(),
         channels.blocks,
         channels.backfill,
     );
 
-    let application =
+    let mut application =
         ChainApplication::new(engine, pool, config.validators.clone(), config.block_time)
             .with_preconf(config.preconf.clone())
             .with_unposted_bound(config.unposted_bound.clone())
             .with_corrupt_proposals(config.corrupt_proposals);
+    if let Some(routes) = config.routes.clone() {
+        application = application.with_routes(routes, public_key, elector());
+    }
     let inline = Inline::new(context.child("inline"), application, mailbox, epocher);
     let leader_timeout = config.leader_timeout();
     let simplex = simplex::Engine::new(
         context.child("simplex"),
         simplex::Config {
             scheme,
-            elector: RoundRobin::<Sha256>::default(),
+            elector: elector(),
             blocker,
             automaton: inline.clone(),
             relay: inline.clone(),
@@ -467,6 +475,11 @@ where
         marshal,
         finalizer,
     })
+}
+
+/// The leader election of every view: round-robin over the ordered validator keys.
+fn elector() -> RoundRobin<Sha256> {
+    RoundRobin::default()
 }
 
 /// Settings of a follower: a full node on the validators' p2p network. It takes no part in

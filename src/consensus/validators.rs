@@ -1,7 +1,7 @@
 //! The validator set, from the chainspec's `hauptbuch.validators`.
 
 use super::PublicKey;
-use crate::chainspec::Validator;
+use crate::chainspec::{PreconfKeys, Validator};
 use alloy_primitives::Address;
 use commonware_codec::DecodeExt;
 use commonware_utils::ordered::Set;
@@ -28,6 +28,7 @@ struct Member {
     key: PublicKey,
     address: String,
     fee_recipient: Address,
+    preconf: Option<PreconfKeys>,
 }
 
 /// The ordered validator set (every node must agree on it) with each member's p2p address and
@@ -58,6 +59,7 @@ impl ValidatorSet {
                     key,
                     address: v.address.clone(),
                     fee_recipient: v.fee_recipient,
+                    preconf: v.preconf,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -70,6 +72,7 @@ impl ValidatorSet {
             key,
             address,
             fee_recipient,
+            preconf: None,
         }])
     }
 
@@ -113,13 +116,39 @@ impl ValidatorSet {
             .unwrap_or_default()
     }
 
-    /// Keccak of the ordered keys and fee recipients: what every validator must agree on (the
-    /// p2p addresses may differ between nodes, e.g. with `--p2p.bootnodes`).
+    /// The preconfirmation keys the chainspec lists for `key`.
+    pub fn preconf_keys(&self, key: &PublicKey) -> Option<PreconfKeys> {
+        self.members
+            .iter()
+            .find(|m| &m.key == key)
+            .and_then(|m| m.preconf)
+    }
+
+    /// Whether every validator lists preconfirmation keys: only then does the network issue
+    /// preconfirmations (whoever leads must be able to).
+    pub fn issues_preconfirmations(&self) -> bool {
+        self.members.iter().all(|m| m.preconf.is_some())
+    }
+
+    /// The validator whose preconfirmation keys are `keys`, if any.
+    pub fn preconf_issuer(&self, keys: &PreconfKeys) -> Option<&PublicKey> {
+        self.members
+            .iter()
+            .find(|m| m.preconf.as_ref() == Some(keys))
+            .map(|m| &m.key)
+    }
+
+    /// Keccak of the ordered keys, fee recipients and preconfirmation keys: what every validator
+    /// must agree on (the p2p addresses may differ between nodes, e.g. with `--p2p.bootnodes`).
     pub fn digest(&self) -> alloy_primitives::B256 {
         let mut hasher = alloy_primitives::Keccak256::new();
         for member in &self.members {
             hasher.update(member.key.as_ref());
             hasher.update(member.fee_recipient);
+            if let Some(preconf) = &member.preconf {
+                hasher.update(preconf.ed25519);
+                hasher.update(preconf.ml_dsa65_hash);
+            }
         }
         hasher.finalize()
     }

@@ -302,6 +302,23 @@ impl Engine {
             .collect())
     }
 
+    /// The account nonces the pending blocks from the head up to `tip` changed, as of `tip`
+    /// (empty when `tip` is the head or not a pending descendant of it).
+    pub fn pending_nonces(
+        &self,
+        tip: B256,
+    ) -> Result<alloy_primitives::map::HashMap<alloy_primitives::Address, u64>, EngineError> {
+        let head = self.head()?.hash();
+        let chain = self.pending_tree().chain(head, tip).unwrap_or_default();
+        let mut nonces = alloy_primitives::map::HashMap::default();
+        for block in &chain {
+            for (address, info) in &block.changes.accounts {
+                nonces.insert(*address, info.as_ref().map_or(0, |info| info.nonce));
+            }
+        }
+        Ok(nonces)
+    }
+
     /// Number of pending blocks.
     pub fn pending_len(&self) -> usize {
         self.pending_tree().len()

@@ -14,6 +14,7 @@ use crate::{
         ValidatorSet, channels,
     },
     engine::Engine,
+    preconf::forward::ForwarderTask,
     txpool::TxPool,
 };
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
@@ -67,6 +68,16 @@ pub(super) struct ValidatorRole {
 }
 
 impl ValidatorRole {
+    /// This validator's key.
+    pub(super) fn public_key(&self) -> PublicKey {
+        self.key.public_key()
+    }
+
+    /// The validator set.
+    pub(super) fn validators(&self) -> &Arc<ValidatorSet> {
+        &self.validators
+    }
+
     /// This validator's DA posting rank: its position in the validator list (the first posts,
     /// the others stand by in order).
     pub(super) fn da_poster_rank(&self) -> u32 {
@@ -250,6 +261,19 @@ fn p2p_network(
     lookup::Network::new(context.child("p2p"), config)
 }
 
+/// The preconfirmations a validator issues: its issuer, and on a network the forwarding part.
+pub(super) struct ValidatorPreconf {
+    pub(super) issuer: crate::preconf::Preconfer,
+    pub(super) network: Option<NetworkPreconf>,
+}
+
+/// Preconfirmations on a validator network: where consensus publishes each next issuer, and the
+/// p2p half of the node's [`crate::preconf::Forwarder`].
+pub(super) struct NetworkPreconf {
+    pub(super) routes: crate::preconf::Routes,
+    pub(super) task: ForwarderTask,
+}
+
 /// Starts p2p and the validator's actors on the node's runtime.
 pub(super) async fn start(
     context: &Context,
@@ -258,8 +282,12 @@ pub(super) async fn start(
     role: ValidatorRole,
     engine: Engine,
     pool: TxPool,
-    preconf: Option<crate::preconf::Preconfer>,
+    preconf: Option<ValidatorPreconf>,
 ) -> eyre::Result<ValidatorHandles> {
+    let (preconf, network_preconf) = match preconf {
+        Some(ValidatorPreconf { issuer, network }) => (Some(issuer), network),
+        None => (None, None),
+    };
     let ValidatorRole {
         key,
         validators,
@@ -302,6 +330,9 @@ pub(super) async fn start(
     };
     let transactions = register(channels::TRANSACTIONS);
     let hello = (validators.len() > 1).then(|| register(channels::HELLO));
+    // Registered on every validator of a network: a message on a channel the receiver did not
+    // register closes the connection. A validator that does not issue answers "not issuing".
+    let preconf_channel = (validators.len() > 1).then(|| register(channels::PRECONF));
     network.start();
     if let Some(hello) = hello {
         check_chainspec(context, &spec, &validators, true, hello).await?;
@@ -310,6 +341,15 @@ pub(super) async fn start(
         let (engine, pool) = (engine.clone(), pool.clone());
         move |context| consensus::gossip::run(context, engine, pool, transactions)
     });
+    let (routes, forwarder) = match network_preconf {
+        Some(NetworkPreconf { routes, task }) => (Some(routes), task),
+        None => (None, ForwarderTask::refusing()),
+    };
+    if let Some(channel) = preconf_channel {
+        context
+            .child("preconf_forwarder")
+            .spawn(move |_| forwarder.run(channel));
+    }
     tracing::info!(
         public_key = %consensus::public_key_hex(&key),
         %listen,
@@ -338,6 +378,7 @@ pub(super) async fn start(
         block_time,
         partition_prefix: "node".into(),
         preconf,
+        routes,
         unposted_bound,
         corrupt_proposals: false,
     };

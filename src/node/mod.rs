@@ -129,15 +129,51 @@ impl NodeCommand {
             &cancel,
         )
         .await?;
-        // Preconfirmations need this node to build the promised blocks: the one validator of
-        // `--dev` (on a multi-validator network the issuer would have to be the leader).
-        let preconf = if self.dev.dev && !self.preconf.disable {
-            let (preconf, issuer) = preconf_issuer(&self.preconf, &datadir, &engine, &pool)?;
-            tasks.spawn(issuer.run(cancel.child_token()));
-            Some(preconf)
-        } else {
-            None
+        // Preconfirmations are issued by the validator that builds the promised block: the one
+        // validator of `--dev`, or on a network whose chainspec lists every validator's keys, the
+        // leader of the next view (the others forward to it).
+        let (preconf, forwarder, network_preconf) = match &role {
+            consensus::Role::Validator(validator) if !self.preconf.disable => {
+                let validators = validator.validators();
+                let listed = validators.issues_preconfirmations();
+                if self.dev.dev || listed {
+                    let me = validator.public_key();
+                    let rotating = validators.len() > 1;
+                    let (preconf, issuer) = preconf_issuer(
+                        &self.preconf,
+                        &datadir,
+                        &engine,
+                        &pool,
+                        rotating,
+                        (!self.dev.dev)
+                            .then(|| validators.preconf_keys(&me))
+                            .flatten(),
+                    )?;
+                    tasks.spawn(issuer.run(cancel.child_token()));
+                    if rotating {
+                        let routes = crate::preconf::Routes::default();
+                        let (forwarder, task) = crate::preconf::Forwarder::new(
+                            me,
+                            preconf.clone(),
+                            pool.clone(),
+                            validators.clone(),
+                            routes.clone(),
+                        );
+                        let network = consensus::NetworkPreconf { routes, task };
+                        (Some(preconf), Some(forwarder), Some(network))
+                    } else {
+                        (Some(preconf), None, None)
+                    }
+                } else {
+                    (None, None, None)
+                }
+            }
+            _ => (None, None, None),
         };
+        let validator_preconf = preconf.clone().map(|issuer| consensus::ValidatorPreconf {
+            issuer,
+            network: network_preconf,
+        });
         // The finalizer committing blocks, and the other actors to stop at shutdown.
         let handles = match role {
             consensus::Role::Validator(role) => Some(
@@ -148,7 +184,7 @@ impl NodeCommand {
                     role.with_unposted_bound(da.unposted_bound.clone()),
                     engine.clone(),
                     pool.clone(),
-                    preconf.clone(),
+                    validator_preconf,
                 )
                 .await?,
             ),
@@ -192,7 +228,7 @@ impl NodeCommand {
                 let hb = HbRpc::new(engine.clone(), da.da_dir.clone())
                     .with_unposted_bound(da.unposted_bound.clone());
                 match &preconf {
-                    Some(preconf) => hb.with_preconf(preconf.clone()),
+                    Some(preconf) => hb.with_preconf(preconf.clone(), forwarder),
                     None => hb,
                 }
             },
@@ -250,14 +286,33 @@ fn preconf_issuer(
     datadir: &std::path::Path,
     engine: &Engine,
     pool: &TxPool,
+    rotating: bool,
+    listed: Option<crate::chainspec::PreconfKeys>,
 ) -> eyre::Result<(crate::preconf::Preconfer, crate::preconf::IssuerTask)> {
     use crate::preconf::{IssuerKeys, PreconfConfig, PreconfStore, Preconfer, keys::KEY_FILE};
     let key_path = args.key.clone().unwrap_or_else(|| datadir.join(KEY_FILE));
-    let keys = IssuerKeys::load_or_create(&key_path, true)?;
+    // A network validator's keys are in the chainspec: they must exist before it starts.
+    let keys = IssuerKeys::load_or_create(&key_path, listed.is_none())?;
+    if let Some(listed) = listed
+        && keys.chainspec_keys() != listed
+    {
+        let ours = keys.chainspec_keys();
+        eyre::bail!(
+            "preconfirmation key {} (ed25519 {}, ML-DSA-65 hash {}) is not the one the chainspec \
+             lists for this validator (ed25519 {}, ML-DSA-65 hash {}); pass the matching file \
+             with --preconf.key",
+            key_path.display(),
+            ours.ed25519,
+            ours.ml_dsa65_hash,
+            listed.ed25519,
+            listed.ml_dsa65_hash
+        );
+    }
     let store = PreconfStore::open(datadir)?;
     let config = PreconfConfig {
         ttl: args.ttl,
         break_promises: args.break_promises,
+        rotating,
     };
     if args.break_promises {
         tracing::warn!("--preconf.dev-break-promises: promises will be broken (debug builds)");

@@ -14,6 +14,13 @@ pub enum PreconfError {
     /// The transaction is valid but cannot be given a position (e.g. nonce order).
     #[error("preconfirmation refused: {0}")]
     Refused(String),
+    /// This node does not issue the next block's preconfirmations (another validator leads it,
+    /// or its window closed); the request goes to the next issuer.
+    #[error("this validator is not issuing preconfirmations now")]
+    NotIssuing,
+    /// No validator issued within the wait (views timing out, issuer unreachable).
+    #[error("no preconfirmation issuer available: {0}")]
+    Unavailable(String),
     /// The issuer is shutting down or its worker stopped.
     #[error("preconfirmation issuer is not running")]
     Stopped,

@@ -95,6 +95,19 @@ pub struct PreconfConfig {
     /// Test-only fault injection: withhold every block's promised transactions (honoured only in
     /// debug builds).
     pub break_promises: bool,
+    /// One of several validators that take turns leading: positions are issued only in the
+    /// block this node will propose next ([`Preconfer::open_window`]). Otherwise (a single
+    /// validator) every future block is this node's and positions run on from block to block.
+    pub rotating: bool,
+}
+
+/// The block a rotating issuer may promise positions in.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// The block this node proposes next.
+    block: u64,
+    /// Its parent (a pending block, maybe): nonces are checked against the state after it.
+    parent: B256,
 }
 
 /// One promised transaction of an unsealed block.
@@ -135,6 +148,16 @@ struct State {
     next_batch: u64,
     /// Why issuing stopped (the store could not be written), if it did.
     failed: Option<String>,
+    /// Whether this node issues only while it leads ([`PreconfConfig::rotating`]).
+    rotating: bool,
+    /// While rotating: the open window, if this node leads the next block.
+    window: Option<Window>,
+}
+
+impl State {
+    fn issuing(&self) -> bool {
+        !self.rotating || self.window.is_some()
+    }
 }
 
 struct Request {
@@ -224,6 +247,8 @@ impl Preconfer {
             next_nonce: HashMap::default(),
             next_batch: store.next_batch_id()?,
             failed: None,
+            rotating: config.rotating,
+            window: None,
         };
         let provider = engine.db().provider()?;
         let reloaded = store.promised_from(head + 1)?;
@@ -314,8 +339,16 @@ impl Preconfer {
         };
         let tx = pool.recover_raw(&raw).map_err(pool_error)?;
         let hash = *tx.tx_hash();
-        if let Some(reason) = self.state().failed.clone() {
-            return Err(PreconfError::Store(reason));
+        {
+            let state = self.state();
+            if let Some(reason) = state.failed.clone() {
+                return Err(PreconfError::Store(reason));
+            }
+            // Before the pool: a refused request goes to the next issuer, which must not find
+            // it already known.
+            if !state.issuing() {
+                return Err(PreconfError::NotIssuing);
+            }
         }
         // Reserved before it enters the pool, so no block takes it ahead of its promise.
         self.in_flight().insert(hash, tx.signer());
@@ -348,6 +381,48 @@ impl Preconfer {
         answer.await.map_err(|_| PreconfError::Stopped)?
     }
 
+    /// Opens issuance in block `number`, built on `parent`: this node leads the view that
+    /// proposes it (rotating issuers only; a single validator always issues).
+    pub fn open_window(&self, number: u64, parent: B256) {
+        let mut state = self.state();
+        if !state.rotating || number <= state.closed_through {
+            return;
+        }
+        // Reopening the same block (a restart within the view) continues its positions.
+        if state.cursor.block != number {
+            state.cursor = Cursor::fresh(number);
+        }
+        if state.window.is_none_or(|w| w.block != number) {
+            tracing::debug!(number, %parent, "issuing preconfirmations for our next block");
+        }
+        state.window = Some(Window {
+            block: number,
+            parent,
+        });
+    }
+
+    /// Closes issuance: another validator leads the next block (rotating issuers only).
+    pub fn close_window(&self) {
+        self.state().window = None;
+    }
+
+    /// Whether this node issues preconfirmations now.
+    pub fn is_issuing(&self) -> bool {
+        self.state().issuing()
+    }
+
+    /// Stores a preconfirmation another validator issued for a request this node forwarded,
+    /// and streams it to this node's subscribers.
+    pub(crate) fn record_forwarded(
+        &self,
+        signed: SignedPreconfirmation,
+        raw: &Bytes,
+    ) -> Result<()> {
+        self.inner.store.record_forwarded(&signed, raw)?;
+        let _ = self.inner.events.send(Arc::new(signed));
+        Ok(())
+    }
+
     /// The transactions of block `number`, in order: the promised ones in promised order, then
     /// the pool's executable ones first come, first served (at most `max` in all). Closes the
     /// block for new promises. Block builders (dev producer, consensus propose) call this.
@@ -372,6 +447,8 @@ impl Preconfer {
             let mut state = self.state();
             let newly_closed = close && number > state.closed_through;
             if close {
+                // A rotating issuer's turn ends with its proposal.
+                state.window = None;
                 state.closed_through = state.closed_through.max(number);
                 if state.cursor.block <= number {
                     state.cursor = Cursor::fresh(number + 1);
@@ -516,6 +593,31 @@ impl Preconfer {
             }
         };
         let floor = state.closed_through.max(head.number) + 1;
+        if state.rotating && state.window.is_some_and(|w| w.block < floor) {
+            state.window = None;
+        }
+        let (window, pending_nonces) = match state.window {
+            Some(window) => (
+                Some(window.block),
+                inner
+                    .engine
+                    .pending_nonces(window.parent)
+                    .unwrap_or_default(),
+            ),
+            None => (None, HashMap::default()),
+        };
+        if state.rotating && window.is_none() {
+            let refused = requests.iter().map(|r| *r.tx.tx_hash()).collect();
+            for request in requests {
+                answers.push((request.reply, Err(PreconfError::NotIssuing)));
+            }
+            return Assigned {
+                answers,
+                refused,
+                issued: Vec::new(),
+                batch_id: state.next_batch,
+            };
+        }
         if state.cursor.block < floor {
             state.cursor = Cursor::fresh(floor);
         }
@@ -526,7 +628,10 @@ impl Preconfer {
         for request in requests {
             let sender = request.tx.signer();
             let on_chain = match provider.account(sender) {
-                Ok(account) => account.map_or(0, |a| a.nonce),
+                Ok(account) => pending_nonces
+                    .get(&sender)
+                    .copied()
+                    .unwrap_or_else(|| account.map_or(0, |a| a.nonce)),
                 Err(e) => {
                     let error = PreconfError::Store(e.to_string());
                     refused.push(*request.tx.tx_hash());
@@ -553,6 +658,12 @@ impl Preconfer {
             let gas = request.tx.gas_limit();
             let cursor = &mut state.cursor;
             if cursor.index > 0 && cursor.gas.saturating_add(gas) > head.gas_limit {
+                if window.is_some() {
+                    // The next block is another leader's.
+                    refused.push(*request.tx.tx_hash());
+                    answers.push((request.reply, Err(PreconfError::NotIssuing)));
+                    continue;
+                }
                 *cursor = Cursor::fresh(cursor.block + 1);
             }
             let preconf = Preconfirmation {

@@ -10,6 +10,7 @@ use super::{
     error::{PreconfError, Result},
     types::IssuerKeysJson,
 };
+use crate::chainspec::PreconfKeys;
 use alloy_primitives::{B256, Bytes, keccak256};
 use ed25519_dalek::SigningKey;
 use pqcrypto_mldsa::mldsa65;
@@ -123,5 +124,10 @@ impl IssuerKeys {
     /// keccak256 of the ML-DSA-65 public key (part of every signed preconfirmation).
     pub fn ml_dsa_key_hash(&self) -> B256 {
         keccak256(self.ml_dsa_public.as_bytes())
+    }
+
+    /// The keys as the chainspec lists them (`hauptbuch.validators[].preconf`).
+    pub fn chainspec_keys(&self) -> PreconfKeys {
+        self.public().chainspec_keys()
     }
 }

@@ -10,6 +10,8 @@
 //! - [`status`]: preconfirmed → soft → firm, or expired / violated, and inclusion proofs.
 //! - [`inclusion`]: MPT proofs of a block position against `transactionsRoot`.
 //! - [`verify`]: the offline verifier behind `hauptbuch-reth preconf verify`.
+//! - [`forward`]: validator networks: the leader of the next block issues, the others forward
+//!   requests to it over p2p.
 //! - [`rpc`]: the `hb_` methods.
 //!
 //! # Invariants
@@ -20,10 +22,11 @@
 //!
 //! # Assumptions
 //!
-//! - This node is the only issuer and the only block builder of the chain (single validator, or
-//!   the leader under BFT with forwarding, which is not built yet).
+//! - One issuer per block: the single validator, or on a network the leader of the view that
+//!   proposes it ([`forward`]).
 
 pub mod error;
+pub mod forward;
 pub mod inclusion;
 pub mod issuer;
 pub mod keys;
@@ -35,6 +38,7 @@ pub mod types;
 pub mod verify;
 
 pub use error::{PreconfError, Result};
+pub use forward::{Forwarder, Route, Routes};
 pub use issuer::{IssuerTask, PreconfConfig, Preconfer};
 pub use keys::IssuerKeys;
 pub use store::PreconfStore;

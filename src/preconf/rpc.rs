@@ -55,7 +55,9 @@ impl From<PreconfError> for RpcError {
     fn from(err: PreconfError) -> Self {
         match err {
             PreconfError::Pool { code, message } => Self::Custom { code, message },
-            PreconfError::Refused(_) => Self::Server(err.to_string()),
+            PreconfError::Refused(_) | PreconfError::NotIssuing | PreconfError::Unavailable(_) => {
+                Self::Server(err.to_string())
+            }
             PreconfError::Invalid { .. } => Self::InvalidParams(err.to_string()),
             PreconfError::Stopped
             | PreconfError::Key { .. }
@@ -66,9 +68,10 @@ impl From<PreconfError> for RpcError {
 }
 
 /// The error of the preconfirmation methods on a node that does not issue them.
-const NOT_ENABLED: &str = "preconfirmations are not enabled on this node (only a --dev node \
-                           issues them, unless started with --preconf.disable; validator \
-                           networks do not issue them yet)";
+const NOT_ENABLED: &str = "preconfirmations are not enabled on this node (validators issue \
+                           them: a --dev node, or every validator of a network whose chainspec \
+                           lists each validator's keys in hauptbuch.validators[].preconf, unless \
+                           started with --preconf.disable; full nodes do not forward them yet)";
 
 fn enabled(preconf: Option<&Preconfer>) -> Result<&Preconfer, RpcError> {
     preconf.ok_or_else(|| RpcError::Server(NOT_ENABLED.into()))

@@ -10,6 +10,9 @@
 //!   signature and key, which are stored once per batch, plus the raw transaction);
 //! - `positions`: (block number, index) → tx hash, to reload the promises of unsealed blocks;
 //! - `batches`: batch id → JSON of [`StoredBatch`];
+//! - `forwarded`: tx hash → JSON of [`StoredPreconf`], complete with signatures: preconfirmations
+//!   another validator issued for requests this node forwarded (answered from here, never
+//!   promised to this node's builder);
 //! - `meta`: `closed_through` → the highest block whose transactions a builder took (written
 //!   before the builder gets them), so that after a crash no position is promised in a block this
 //!   node may already have proposed.
@@ -29,6 +32,7 @@ pub const STORE_FILE: &str = "preconf.redb";
 const PRECONFS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("preconfs");
 const POSITIONS: TableDefinition<'_, (u64, u32), &[u8]> = TableDefinition::new("positions");
 const BATCHES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("batches");
+const FORWARDED: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("forwarded");
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 /// Highest block handed to a block builder: no position at or below it is issued again.
 const CLOSED_THROUGH: &str = "closed_through";
@@ -69,6 +73,7 @@ impl PreconfStore {
         txn.open_table(POSITIONS).map_err(PreconfError::store)?;
         txn.open_table(BATCHES).map_err(PreconfError::store)?;
         txn.open_table(META).map_err(PreconfError::store)?;
+        txn.open_table(FORWARDED).map_err(PreconfError::store)?;
         txn.commit().map_err(PreconfError::store)?;
         Ok(Self { db })
     }
@@ -142,12 +147,41 @@ impl PreconfStore {
         txn.commit().map_err(PreconfError::store)
     }
 
-    /// The full signed preconfirmation of `tx_hash` and its raw transaction.
+    /// Records a preconfirmation another validator issued for a request this node forwarded.
+    pub(crate) fn record_forwarded(
+        &self,
+        signed: &SignedPreconfirmation,
+        raw: &Bytes,
+    ) -> Result<()> {
+        let stored = StoredPreconf {
+            signed: signed.clone(),
+            raw: raw.clone(),
+        };
+        let json = serde_json::to_vec(&stored).map_err(PreconfError::store)?;
+        let txn = self.db.begin_write().map_err(PreconfError::store)?;
+        txn.open_table(FORWARDED)
+            .map_err(PreconfError::store)?
+            .insert(signed.tx_hash.as_slice(), json.as_slice())
+            .map_err(PreconfError::store)?;
+        txn.commit().map_err(PreconfError::store)
+    }
+
+    /// The full signed preconfirmation of `tx_hash` (issued here or forwarded) and its raw
+    /// transaction.
     pub fn get(&self, tx_hash: B256) -> Result<Option<(SignedPreconfirmation, Bytes)>> {
         let txn = self.db.begin_read().map_err(PreconfError::store)?;
         let table = txn.open_table(PRECONFS).map_err(PreconfError::store)?;
         let Some(value) = table.get(tx_hash.as_slice()).map_err(PreconfError::store)? else {
-            return Ok(None);
+            let forwarded = txn.open_table(FORWARDED).map_err(PreconfError::store)?;
+            let Some(value) = forwarded
+                .get(tx_hash.as_slice())
+                .map_err(PreconfError::store)?
+            else {
+                return Ok(None);
+            };
+            let stored: StoredPreconf =
+                serde_json::from_slice(value.value()).map_err(PreconfError::store)?;
+            return Ok(Some((stored.signed, stored.raw)));
         };
         let stored: StoredPreconf =
             serde_json::from_slice(value.value()).map_err(PreconfError::store)?;

@@ -171,6 +171,16 @@ pub struct IssuerKeysJson {
     pub ml_dsa65: Bytes,
 }
 
+impl IssuerKeysJson {
+    /// The keys as the chainspec lists them (`hauptbuch.validators[].preconf`).
+    pub fn chainspec_keys(&self) -> crate::chainspec::PreconfKeys {
+        crate::chainspec::PreconfKeys {
+            ed25519: self.ed25519,
+            ml_dsa65_hash: keccak256(&self.ml_dsa65),
+        }
+    }
+}
+
 impl SignedPreconfirmation {
     /// The signed fields, with range checks on the JSON numbers.
     pub fn preconfirmation(&self) -> Result<Preconfirmation> {

@@ -4,7 +4,7 @@
 use crate::{
     engine::Engine,
     preconf::{
-        Preconfer, SignedPreconfirmation, inclusion::InclusionProof, rpc as preconf_rpc,
+        Forwarder, Preconfer, SignedPreconfirmation, inclusion::InclusionProof, rpc as preconf_rpc,
         rpc::CapabilitiesJson, status::PreconfStatusJson,
     },
     rpc::error::{RpcError, RpcResult},
@@ -88,6 +88,8 @@ pub struct HbRpc {
     da_dir: Option<PathBuf>,
     /// The preconfirmation issuer, when this node issues them.
     preconf: Option<Preconfer>,
+    /// On a validator network: sends requests to whichever validator issues now.
+    forwarder: Option<Forwarder>,
     /// The bound block production honours, when this node posts to DA.
     unposted_bound: Option<crate::consensus::UnpostedBound>,
 }
@@ -99,6 +101,7 @@ impl HbRpc {
             engine,
             da_dir,
             preconf: None,
+            forwarder: None,
             unposted_bound: None,
         }
     }
@@ -109,9 +112,11 @@ impl HbRpc {
         self
     }
 
-    /// Serves the preconfirmation methods from `preconf`.
-    pub fn with_preconf(mut self, preconf: Preconfer) -> Self {
+    /// Serves the preconfirmation methods from `preconf`; on a validator network, requests go
+    /// through `forwarder` to the validator issuing now.
+    pub fn with_preconf(mut self, preconf: Preconfer, forwarder: Option<Forwarder>) -> Self {
         self.preconf = Some(preconf);
+        self.forwarder = forwarder;
         self
     }
 }
@@ -129,7 +134,10 @@ impl HbApiServer for HbRpc {
     }
 
     async fn send_preconf_transaction(&self, raw: Bytes) -> RpcResult<SignedPreconfirmation> {
-        preconf_rpc::send(self.preconf.as_ref(), raw).await
+        match &self.forwarder {
+            Some(forwarder) => Ok(forwarder.send(raw).await.map_err(RpcError::from)?),
+            None => preconf_rpc::send(self.preconf.as_ref(), raw).await,
+        }
     }
 
     fn get_preconfirmation(&self, hash: B256) -> RpcResult<Option<SignedPreconfirmation>> {

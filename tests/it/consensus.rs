@@ -72,6 +72,7 @@ impl Cluster {
                 public_key: alloy_primitives::B256::from_slice(key.public_key().as_ref()),
                 address: format!("127.0.0.1:{}", 30_000 + i),
                 fee_recipient: alloy_primitives::Address::with_last_byte(i as u8 + 1),
+                preconf: None,
             })
             .collect();
         let validators = Arc::new(ValidatorSet::from_chainspec(&members).expect("validator set"));
@@ -211,6 +212,7 @@ impl Cluster {
             block_time: BLOCK_TIME,
             partition_prefix: format!("validator-{index}"),
             preconf: None,
+            routes: None,
             unposted_bound: node.unposted_bound.clone(),
             corrupt_proposals: node.corrupt_proposals,
         };
@@ -469,6 +471,7 @@ fn four_validators_finalize_the_same_chain_with_transactions() {
                 ),
                 address: "127.0.0.1:1".into(),
                 fee_recipient: Default::default(),
+                preconf: None,
             })
             .collect();
         let strangers = ValidatorSet::from_chainspec(&strangers).expect("set");

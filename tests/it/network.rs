@@ -39,6 +39,12 @@ pub(crate) fn free_port() -> u16 {
 /// Creates `n` validator keys under `dir` and a chainspec naming them; returns the chainspec path
 /// and each validator's (key file, p2p port).
 fn network(dir: &Path, n: usize) -> (String, Vec<(String, u16)>) {
+    network_with(dir, n, false)
+}
+
+/// As [`network`]; with `preconf`, each validator also gets preconfirmation keys in its datadir
+/// (`node<i>/preconf.key`, from `keygen --preconf`) and the chainspec lists them.
+fn network_with(dir: &Path, n: usize, preconf: bool) -> (String, Vec<(String, u16)>) {
     let mut validators = Vec::new();
     let mut args = vec![
         "dump-genesis".to_string(),
@@ -59,6 +65,17 @@ fn network(dir: &Path, n: usize) -> (String, Vec<(String, u16)>) {
         let port = free_port();
         args.push("--validator".into());
         args.push(format!("{public}@127.0.0.1:{port}"));
+        if preconf {
+            let datadir = dir.join(format!("node{i}"));
+            std::fs::create_dir_all(&datadir).expect("datadir");
+            let file = datadir.join("preconf.key");
+            let file = file.to_str().expect("utf-8 path");
+            let (ok, stdout, stderr) = run(&["keygen", "--preconf", "--output", file]);
+            assert!(ok, "keygen --preconf failed: {stderr}");
+            assert!(stdout.contains("mlDsa65Hash"), "{stdout}");
+            args.push("--preconf-key".into());
+            args.push(file.to_string());
+        }
         validators.push((key, port));
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -220,7 +237,7 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
     follower_args.extend(da.args());
     let follower = NodeProcess::start(&dir.path().join("follower"), &follower_args);
     wait_for_height(node(&nodes, 0), 3, "the network to finalize block 3").await;
-    // Preconfirmations are a `--dev` feature for now: a validator says so.
+    // This chainspec lists no preconfirmation keys: a validator says what is missing.
     let refused = node(&nodes, 1)
         .client()
         .request::<serde_json::Value, _>(
@@ -228,11 +245,11 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
             rpc_params![raw_transfer(0, 999, Address::with_last_byte(0x77), 1)],
         )
         .await
-        .expect_err("no preconfirmations on a validator network");
+        .expect_err("no preconfirmations without keys in the chainspec");
     assert!(
         refused
             .to_string()
-            .contains("validator networks do not issue them yet"),
+            .contains("hauptbuch.validators[].preconf"),
         "{refused}"
     );
 
@@ -321,6 +338,151 @@ async fn four_validators_survive_sigkill_and_agree_on_every_block() {
     let copies = blocks_on_da(&da, &spec).await;
     for number in 1..=lowest {
         assert_eq!(copies.get(&number), Some(&1), "block {number} on DA");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_promise() {
+    use hauptbuch_reth::preconf::SignedPreconfirmation;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (spec, validators) = network_with(dir.path(), 4, true);
+    let da = DaServer::start(dir.path());
+    let nodes: Vec<NodeProcess> = (0..4)
+        .map(|i| start_validator_with(dir.path(), i, &spec, &validators[i], &da, &[]))
+        .collect();
+    wait_for_height(&nodes[0], 2, "the network to finalize block 2").await;
+    let chainspec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec).expect("read chainspec"))
+            .expect("chainspec json");
+    let listed: Vec<serde_json::Value> = chainspec["hauptbuch"]["validators"]
+        .as_array()
+        .expect("validators")
+        .iter()
+        .map(|v| v["preconf"].clone())
+        .collect();
+
+    // Three senders, each nonce sent to another validator, a round every 300 ms (1.5 blocks):
+    // whichever validator leads the next block issues, the others forward to it.
+    let to = Address::with_last_byte(0x77);
+    let mut issued: Vec<(usize, SignedPreconfirmation)> = Vec::new();
+    for nonce in 0..5u64 {
+        for sender in 0..3usize {
+            let target = (sender + nonce as usize) % 4;
+            let preconf: SignedPreconfirmation = nodes[target]
+                .client()
+                .request(
+                    "hb_sendPreconfTransaction",
+                    rpc_params![raw_transfer(sender, nonce, to, 1)],
+                )
+                .await
+                .unwrap_or_else(|e| panic!("preconfirmation via node {target}: {e}"));
+            preconf.verify().expect("both signatures verify");
+            let keys = serde_json::to_value(preconf.issuer.chainspec_keys()).expect("json");
+            assert!(
+                listed.contains(&keys),
+                "signed with a validator's listed keys"
+            );
+            issued.push((target, preconf));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let issuers: std::collections::HashSet<_> =
+        issued.iter().map(|(_, p)| p.issuer.ed25519).collect();
+    assert!(
+        issuers.len() > 1,
+        "leaders take turns issuing: {} issuer(s)",
+        issuers.len()
+    );
+
+    // Every promise is kept, and the node the wallet asked answers for it.
+    for (target, preconf) in &issued {
+        let client = nodes[*target].client();
+        let fetched: Option<SignedPreconfirmation> = client
+            .request("hb_getPreconfirmation", rpc_params![preconf.tx_hash])
+            .await
+            .expect("get");
+        assert_eq!(fetched.as_ref(), Some(preconf));
+        let status = eventually("the promised block to be sealed", || async {
+            let status: serde_json::Value = client
+                .request("hb_preconfStatus", rpc_params![preconf.tx_hash])
+                .await
+                .expect("status");
+            let status = status["status"].as_str().expect("status").to_string();
+            (status != "preconfirmed").then_some(status)
+        })
+        .await;
+        assert!(
+            status == "soft" || status == "firm",
+            "block {} index {}: {status}",
+            preconf.block_number,
+            preconf.tx_index
+        );
+    }
+
+    // The offline verifier checks the keys against the chainspec and the proof against the block.
+    let (target, last) = issued.last().expect("issued");
+    let proof: serde_json::Value = nodes[*target]
+        .client()
+        .request("hb_getInclusionProof", rpc_params![last.tx_hash])
+        .await
+        .expect("proof");
+    let (preconf_file, proof_file) = (dir.path().join("p.json"), dir.path().join("proof.json"));
+    std::fs::write(&preconf_file, serde_json::to_string(last).expect("json")).expect("write");
+    std::fs::write(&proof_file, proof.to_string()).expect("write");
+    let (ok, stdout, stderr) = run(&[
+        "preconf",
+        "verify",
+        preconf_file.to_str().expect("utf-8"),
+        "--proof",
+        proof_file.to_str().expect("utf-8"),
+        "--chain",
+        &spec,
+    ]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("keys of validator 0x"), "{stdout}");
+    assert!(stdout.contains("honoured"), "{stdout}");
+    // Against another chainspec's validators the keys are nobody's.
+    std::fs::create_dir_all(dir.path().join("other")).expect("dir");
+    let (other, _) = network_with(&dir.path().join("other"), 1, true);
+    let (ok, stdout, stderr) = run(&[
+        "preconf",
+        "verify",
+        preconf_file.to_str().expect("utf-8"),
+        "--chain",
+        &other,
+    ]);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains("no validator's preconfirmation keys"),
+        "{stderr}"
+    );
+
+    // Bad input forwarded to the issuer comes back with the pool's error.
+    let wrong_chain = {
+        use alloy_eips::Encodable2718;
+        let signer: alloy_signer_local::PrivateKeySigner =
+            crate::common::DEV_KEYS[0].parse().expect("key");
+        let tx = crate::common::transfer(&signer, 1, 0, to, 1);
+        alloy_primitives::Bytes::from(tx.into_inner().encoded_2718())
+    };
+    for node in &nodes {
+        let preconf_error = node
+            .client()
+            .request::<serde_json::Value, _>(
+                "hb_sendPreconfTransaction",
+                rpc_params![wrong_chain.clone()],
+            )
+            .await
+            .expect_err("refused");
+        let eth_error = node
+            .client()
+            .request::<serde_json::Value, _>(
+                "eth_sendRawTransaction",
+                rpc_params![wrong_chain.clone()],
+            )
+            .await
+            .expect_err("refused");
+        assert_eq!(preconf_error.to_string(), eth_error.to_string());
     }
 }
 

@@ -1,0 +1,505 @@
+//! Preconfirmations on a validator network: the validator that leads the view proposing the
+//! next block issues them, every other validator forwards requests to it over p2p.
+//!
+//! # Who issues
+//!
+//! Leaders rotate round-robin, so the leader of view `v + 1` is known as soon as view `v`'s
+//! proposal is: consensus publishes a [`Route`] (block `h + 1` of view `v + 1` is led by `L`)
+//! when this node verifies or proposes view `v`'s block `h`. `L` opens issuance for `h + 1`
+//! ([`Preconfer::open_window`]) and closes it when it builds that block; the others send
+//! requests to `L`. Between `L`'s build and the next proposal's verification nobody issues, and
+//! requests wait for the next route (at most [`Forwarder`]'s wait).
+//!
+//! # Protocol (channel [`crate::consensus::channels::PRECONF`])
+//!
+//! ```text
+//! request: 0x00 | id u64 | EIP-2718 transaction
+//! reply:   0x01 | id u64 | kind u8 | body
+//!          kind 0: the preconfirmation (JSON)   kind 1: pool error: code i32 | message
+//!          kind 2: refused: message            kind 3: not issuing (ask the next issuer)
+//!          kind 4: failed: message
+//! ```
+//!
+//! A forwarded preconfirmation is checked before it is answered (both signatures, its
+//! transaction, and that its keys are the chainspec's keys of the validator that answered) and
+//! recorded in this node's store, so `hb_getPreconfirmation` and `hb_preconfStatus` answer on
+//! the node the wallet talks to.
+//!
+//! # Assumptions
+//!
+//! - The next leader's proposal builds on the block whose verification opened its window. If
+//!   that view is nullified instead, the leader proposes another height and its promises for
+//!   `h + 1` are broken: the node reports them `violated`, never silently.
+
+use super::{PreconfError, Preconfer, Result, SignedPreconfirmation};
+use crate::{
+    consensus::{PublicKey, ValidatorSet},
+    txpool::TxPool,
+};
+use alloy_primitives::{Bytes, keccak256, map::HashMap};
+use commonware_p2p::{Receiver, Recipients, Sender};
+use std::{sync::Arc, time::Duration};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// How long a request waits for an issuer (views that time out, an unreachable leader).
+pub const ISSUER_WAIT: Duration = Duration::from_secs(5);
+/// How long a forwarded request waits for the issuer's answer.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(3);
+/// Pause before asking again when the issuer was not (yet) issuing and no newer route came.
+const RETRY_AFTER: Duration = Duration::from_millis(20);
+/// Requests waiting to be sent.
+const OUTBOUND_CAPACITY: usize = 4096;
+
+const REQUEST: u8 = 0;
+const REPLY: u8 = 1;
+
+/// Which validator issues the preconfirmations of the next block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The view whose proposal this route follows.
+    pub view: u64,
+    /// The next block.
+    pub block: u64,
+    /// The leader of the view proposing it.
+    pub issuer: PublicKey,
+}
+
+/// The latest [`Route`], published by consensus and read by the [`Forwarder`].
+#[derive(Debug, Clone)]
+pub struct Routes {
+    latest: Arc<watch::Sender<Option<Route>>>,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self {
+            latest: Arc::new(watch::channel(None).0),
+        }
+    }
+}
+
+impl Routes {
+    /// Records `route` if it follows a later view than the current one; returns whether it did.
+    pub fn publish(&self, route: Route) -> bool {
+        self.latest.send_if_modified(|current| {
+            if current.as_ref().is_some_and(|c| c.view >= route.view) {
+                return false;
+            }
+            *current = Some(route);
+            true
+        })
+    }
+
+    /// The latest route, and its changes.
+    pub fn subscribe(&self) -> watch::Receiver<Option<Route>> {
+        self.latest.subscribe()
+    }
+}
+
+/// The issuer's answer to a forwarded request.
+#[derive(Debug)]
+enum Reply {
+    Issued(Box<SignedPreconfirmation>),
+    Pool { code: i32, message: String },
+    Refused(String),
+    NotIssuing,
+    Failed(String),
+}
+
+impl Reply {
+    fn of(result: Result<SignedPreconfirmation>) -> Self {
+        match result {
+            Ok(signed) => Self::Issued(Box::new(signed)),
+            Err(PreconfError::Pool { code, message }) => Self::Pool { code, message },
+            Err(PreconfError::Refused(reason)) => Self::Refused(reason),
+            Err(PreconfError::NotIssuing) => Self::NotIssuing,
+            Err(other) => Self::Failed(other.to_string()),
+        }
+    }
+
+    fn encode(&self, id: u64) -> Vec<u8> {
+        let mut out = vec![REPLY];
+        out.extend_from_slice(&id.to_be_bytes());
+        match self {
+            Self::Issued(signed) => {
+                out.push(0);
+                out.extend(serde_json::to_vec(signed).unwrap_or_default());
+            }
+            Self::Pool { code, message } => {
+                out.push(1);
+                out.extend_from_slice(&code.to_be_bytes());
+                out.extend_from_slice(message.as_bytes());
+            }
+            Self::Refused(message) => {
+                out.push(2);
+                out.extend_from_slice(message.as_bytes());
+            }
+            Self::NotIssuing => out.push(3),
+            Self::Failed(message) => {
+                out.push(4);
+                out.extend_from_slice(message.as_bytes());
+            }
+        }
+        out
+    }
+
+    fn decode(body: &[u8]) -> Option<Self> {
+        let (&kind, rest) = body.split_first()?;
+        let text = || String::from_utf8_lossy(rest).into_owned();
+        Some(match kind {
+            0 => Self::Issued(Box::new(serde_json::from_slice(rest).ok()?)),
+            1 => {
+                let (code, message) = rest.split_first_chunk::<4>()?;
+                Self::Pool {
+                    code: i32::from_be_bytes(*code),
+                    message: String::from_utf8_lossy(message).into_owned(),
+                }
+            }
+            2 => Self::Refused(text()),
+            3 => Self::NotIssuing,
+            4 => Self::Failed(text()),
+            _ => return None,
+        })
+    }
+}
+
+/// A message on the preconfirmation channel.
+enum Message {
+    Request { id: u64, raw: Bytes },
+    Reply { id: u64, reply: Reply },
+}
+
+impl Message {
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let (&tag, rest) = bytes.split_first()?;
+        let (id, body) = rest.split_first_chunk::<8>()?;
+        let id = u64::from_be_bytes(*id);
+        match tag {
+            REQUEST => Some(Self::Request {
+                id,
+                raw: Bytes::copy_from_slice(body),
+            }),
+            REPLY => Some(Self::Reply {
+                id,
+                reply: Reply::decode(body)?,
+            }),
+            _ => None,
+        }
+    }
+}
+
+fn encode_request(id: u64, raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9 + raw.len());
+    out.push(REQUEST);
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(raw);
+    out
+}
+
+/// A request for the network task to send.
+struct Outbound {
+    peer: PublicKey,
+    raw: Bytes,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// Sends preconfirmation requests to whoever issues now: this node's own issuer while it leads,
+/// the leading validator otherwise. Cloning is cheap.
+#[derive(Clone)]
+pub struct Forwarder {
+    me: PublicKey,
+    local: Preconfer,
+    pool: TxPool,
+    validators: Arc<ValidatorSet>,
+    routes: Routes,
+    outbound: mpsc::Sender<Outbound>,
+    wait: Duration,
+}
+
+impl std::fmt::Debug for Forwarder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forwarder")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The forwarder's p2p half: run it with [`ForwarderTask::run`] on the preconfirmation channel.
+pub struct ForwarderTask {
+    /// This node's issuer; `None` on a validator that does not issue (`--preconf.disable`),
+    /// which answers every request "not issuing".
+    local: Option<Preconfer>,
+    outbound: mpsc::Receiver<Outbound>,
+}
+
+impl std::fmt::Debug for ForwarderTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwarderTask").finish_non_exhaustive()
+    }
+}
+
+impl Forwarder {
+    /// A forwarder for validator `me`, whose own issuer is `local`.
+    pub fn new(
+        me: PublicKey,
+        local: Preconfer,
+        pool: TxPool,
+        validators: Arc<ValidatorSet>,
+        routes: Routes,
+    ) -> (Self, ForwarderTask) {
+        let (outbound, requests) = mpsc::channel(OUTBOUND_CAPACITY);
+        let forwarder = Self {
+            me,
+            local: local.clone(),
+            pool,
+            validators,
+            routes,
+            outbound,
+            wait: ISSUER_WAIT,
+        };
+        let task = ForwarderTask {
+            local: Some(local),
+            outbound: requests,
+        };
+        (forwarder, task)
+    }
+
+    /// This node's issuer (its store answers for forwarded preconfirmations too).
+    pub fn local(&self) -> &Preconfer {
+        &self.local
+    }
+
+    /// Gets `raw` preconfirmed by the validator issuing now (this one or the leader).
+    pub async fn send(&self, raw: Bytes) -> Result<SignedPreconfirmation> {
+        // Malformed and unsigned input fails here, without a round trip.
+        self.pool
+            .recover_raw(&raw)
+            .map_err(|e| PreconfError::Pool {
+                code: e.code(),
+                message: e.to_string(),
+            })?;
+        let deadline = tokio::time::Instant::now() + self.wait;
+        let mut routes = self.routes.subscribe();
+        let mut last_error = "no validator leads the next block yet".to_string();
+        loop {
+            let route = routes.borrow_and_update().clone();
+            if let Some(route) = route {
+                let answer = if route.issuer == self.me {
+                    self.local.send(raw.clone()).await
+                } else {
+                    self.forward(&route.issuer, &raw, deadline).await
+                };
+                match answer {
+                    Err(PreconfError::NotIssuing) => {
+                        last_error = format!("validator {} was not issuing", route.issuer);
+                    }
+                    Err(PreconfError::Unavailable(reason)) => last_error = reason,
+                    other => return other,
+                }
+            }
+            // A newer route, or (the issuer may not have seen the proposal yet) a short pause.
+            let retry = tokio::time::Instant::now() + RETRY_AFTER;
+            if retry >= deadline {
+                break;
+            }
+            let _ = tokio::time::timeout_at(retry, routes.changed()).await;
+        }
+        Err(PreconfError::Unavailable(format!(
+            "none within {:?} ({last_error})",
+            self.wait
+        )))
+    }
+
+    /// Sends `raw` to `peer` and checks what comes back.
+    async fn forward(
+        &self,
+        peer: &PublicKey,
+        raw: &Bytes,
+        deadline: tokio::time::Instant,
+    ) -> Result<SignedPreconfirmation> {
+        let (reply, answer) = oneshot::channel();
+        let outbound = Outbound {
+            peer: peer.clone(),
+            raw: raw.clone(),
+            reply,
+        };
+        if self.outbound.send(outbound).await.is_err() {
+            return Err(PreconfError::Stopped);
+        }
+        let until = deadline.min(tokio::time::Instant::now() + REPLY_TIMEOUT);
+        // Not connected, or the reply was lost: try again (maybe another issuer).
+        let Ok(Ok(reply)) = tokio::time::timeout_at(until, answer).await else {
+            return Err(PreconfError::Unavailable(format!(
+                "validator {peer} did not answer"
+            )));
+        };
+        match reply {
+            Reply::Issued(signed) => {
+                self.check_forwarded(peer, raw, &signed)?;
+                let signed = *signed;
+                let store = self.local.clone();
+                let (record, raw) = (signed.clone(), raw.clone());
+                tokio::task::spawn_blocking(move || store.record_forwarded(record, &raw))
+                    .await
+                    .map_err(|e| PreconfError::Store(e.to_string()))??;
+                Ok(signed)
+            }
+            Reply::Pool { code, message } => Err(PreconfError::Pool { code, message }),
+            Reply::Refused(reason) => Err(PreconfError::Refused(reason)),
+            Reply::NotIssuing => Err(PreconfError::NotIssuing),
+            Reply::Failed(reason) => Err(PreconfError::Store(format!(
+                "issuing validator {peer} failed: {reason}"
+            ))),
+        }
+    }
+
+    /// A forwarded preconfirmation must be for `raw`, on this chain, signed by `peer`'s keys
+    /// from the chainspec, with both signatures valid.
+    fn check_forwarded(
+        &self,
+        peer: &PublicKey,
+        raw: &Bytes,
+        signed: &SignedPreconfirmation,
+    ) -> Result<()> {
+        let keys = signed.issuer.chainspec_keys();
+        if self.validators.preconf_keys(peer) != Some(keys) {
+            return Err(PreconfError::invalid(
+                "forwarded preconfirmation",
+                format!("its keys are not the chainspec's keys of validator {peer}"),
+            ));
+        }
+        if signed.tx_hash != keccak256(raw) || signed.chain_id.to::<u64>() != self.local.chain_id()
+        {
+            return Err(PreconfError::invalid(
+                "forwarded preconfirmation",
+                "it is for another transaction or chain",
+            ));
+        }
+        signed.verify()
+    }
+}
+
+impl ForwarderTask {
+    /// The network half of a validator that issues no preconfirmations: it answers peers' requests
+    /// "not issuing" (they go on to the next leader) and forwards none.
+    pub fn refusing() -> Self {
+        Self {
+            local: None,
+            outbound: mpsc::channel(1).1,
+        }
+    }
+
+    /// Sends requests, answers peers' requests with the local issuer, and routes replies, until
+    /// the network closes.
+    pub async fn run<S, R>(mut self, network: (S, R))
+    where
+        S: Sender<PublicKey = PublicKey>,
+        R: Receiver<PublicKey = PublicKey>,
+    {
+        let (mut sender, mut receiver) = network;
+        let (answers_tx, mut answers) = mpsc::unbounded_channel::<(PublicKey, Vec<u8>)>();
+        let mut pending: HashMap<u64, (PublicKey, oneshot::Sender<Reply>)> = HashMap::default();
+        let mut next_id = 0u64;
+        loop {
+            tokio::select! {
+                Some(Outbound { peer, raw, reply }) = self.outbound.recv() => {
+                    // Forget requests whose caller gave up.
+                    pending.retain(|_, (_, reply)| !reply.is_closed());
+                    let id = next_id;
+                    next_id += 1;
+                    let sent = sender.send(
+                        Recipients::One(peer.clone()),
+                        encode_request(id, &raw),
+                        true,
+                    );
+                    if sent.is_empty() {
+                        // Not connected: the caller's wait ends now.
+                        drop(reply);
+                    } else {
+                        pending.insert(id, (peer, reply));
+                    }
+                }
+                message = receiver.recv() => {
+                    let Ok((peer, message)) = message else { return };
+                    match Message::decode(message.as_ref()) {
+                        Some(Message::Request { id, raw }) => {
+                            let (local, answers) = (self.local.clone(), answers_tx.clone());
+                            tokio::spawn(async move {
+                                let reply = match local {
+                                    Some(local) => Reply::of(local.send(raw).await),
+                                    None => Reply::NotIssuing,
+                                };
+                                let _ = answers.send((peer, reply.encode(id)));
+                            });
+                        }
+                        Some(Message::Reply { id, reply }) => {
+                            // Only the peer asked may answer.
+                            if pending.get(&id).is_some_and(|(asked, _)| *asked == peer)
+                                && let Some((_, waiting)) = pending.remove(&id)
+                            {
+                                let _ = waiting.send(reply);
+                            }
+                        }
+                        None => tracing::warn!(%peer, "dropping a malformed preconfirmation message"),
+                    }
+                }
+                Some((peer, bytes)) = answers.recv() => {
+                    sender.send(Recipients::One(peer), bytes, true);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_round_trip() {
+        for reply in [
+            Reply::Pool {
+                code: -32003,
+                message: "transaction underpriced".into(),
+            },
+            Reply::Refused("nonce".into()),
+            Reply::NotIssuing,
+            Reply::Failed("disk full".into()),
+        ] {
+            let bytes = reply.encode(7);
+            let Some(Message::Reply { id, reply: back }) = Message::decode(&bytes) else {
+                panic!("does not decode: {reply:?}");
+            };
+            assert_eq!(id, 7);
+            assert_eq!(format!("{back:?}"), format!("{reply:?}"));
+        }
+        let Some(Message::Request { id, raw }) = Message::decode(&encode_request(3, b"tx")) else {
+            panic!("request does not decode");
+        };
+        assert_eq!((id, raw.as_ref()), (3, &b"tx"[..]));
+        assert!(Message::decode(&[9, 0, 0, 0, 0, 0, 0, 0, 0]).is_none());
+        assert!(Message::decode(&[REPLY, 0, 0]).is_none());
+        assert!(Message::decode(&[REPLY, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]).is_none());
+    }
+
+    #[test]
+    fn routes_only_move_forward() {
+        let routes = Routes::default();
+        let key = |seed| {
+            use commonware_cryptography::Signer as _;
+            crate::consensus::PrivateKey::from_seed(seed).public_key()
+        };
+        let route = |view, seed| Route {
+            view,
+            block: view + 1,
+            issuer: key(seed),
+        };
+        let watch = routes.subscribe();
+        assert!(routes.publish(route(5, 1)));
+        assert!(!routes.publish(route(4, 2)));
+        assert!(!routes.publish(route(5, 2)));
+        assert_eq!(watch.borrow().as_ref().map(|r| r.view), Some(5));
+        assert!(routes.publish(route(6, 2)));
+        assert_eq!(watch.borrow().clone(), Some(route(6, 2)));
+    }
+}
