@@ -15,6 +15,11 @@
 //!
 //! Every answer is checked to be a preconfirmation (no error). The generator runs on the same
 //! machine as the node and competes with it for the CPU.
+//!
+//! With `HB_PRECONF_VALIDATORS=N` (N > 1) it starts a network of N validators on loopback instead
+//! (keys from `keygen`, preconfirmation keys in the chainspec, block time
+//! `HB_PRECONF_BLOCK_MS`, default 500) and sends request `i` to validator `i mod N`: the leader
+//! of the next block issues, the others forward to it over p2p.
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::Encodable2718;
@@ -111,37 +116,42 @@ async fn main() {
     let genesis_path = dir.path().join("genesis.json");
     std::fs::write(&genesis_path, genesis.to_string()).expect("write genesis");
 
-    let mut child = NodeGuard(
-        Command::new(binary)
-            .args(["node", "--dev", "--dev.block-time", "1s", "--http"])
-            .args(["--http.port", "0", "--http.api", "eth,hb"])
-            .args(["--rpc.max-connections", "2000", "--log.filter", "warn"])
-            // Promises run ahead of the blocks at 5,000/s (a 60M-gas block holds 2,857 transfers).
-            .args(["--txpool.pending-max-count", "100000"])
-            .arg("--chain")
+    let validators: usize = env_or("HB_PRECONF_VALIDATORS", 1);
+    let nodes: Vec<(NodeGuard, String)> = if validators > 1 {
+        let block_ms: u64 = env_or("HB_PRECONF_BLOCK_MS", 500);
+        start_network(binary, dir.path(), &genesis_path, validators, block_ms)
+    } else {
+        let mut node = Command::new(binary);
+        node.args(["node", "--dev", "--dev.block-time", "1s", "--chain"])
             .arg(&genesis_path)
             .arg("--datadir")
-            .arg(dir.path().join("data"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start node"),
-    );
-    let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
-    let http = loop {
-        let line = lines
-            .next()
-            .expect("node prints its address")
-            .expect("read");
-        if line.starts_with("http://") {
-            break line;
-        }
+            .arg(dir.path().join("data"));
+        vec![start_node(node)]
     };
-    let client = Arc::new(
-        HttpClientBuilder::default()
-            .max_concurrent_requests(4096)
-            .build(&http)
-            .expect("client"),
-    );
+    let clients: Vec<Arc<HttpClient>> = nodes
+        .iter()
+        .map(|(_, http)| {
+            Arc::new(
+                HttpClientBuilder::default()
+                    .max_concurrent_requests(4096)
+                    .build(http)
+                    .expect("client"),
+            )
+        })
+        .collect();
+    // The network is up once it finalized a block.
+    let started = Instant::now();
+    while clients[0]
+        .request::<String, _>("eth_blockNumber", rpc_params![])
+        .await
+        .is_ok_and(|n| n == "0x0")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no block within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Next nonce per sender: a phase uses the first senders, each at its next nonce.
     let mut nonces = vec![0u64; senders.len()];
@@ -165,7 +175,7 @@ async fn main() {
         for (i, raw) in txs.into_iter().enumerate() {
             let due = started + Duration::from_secs_f64(i as f64 / per_ms / 1000.0);
             tokio::time::sleep_until(due.into()).await;
-            let client = client.clone();
+            let client = clients[i % clients.len()].clone();
             tasks.push(tokio::spawn(async move {
                 preconfirm(&client, raw).await.map(|()| due.elapsed())
             }));
@@ -205,8 +215,8 @@ async fn main() {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..CLOSED_LOOP_CLIENTS {
-        let (client, queue) = (client.clone(), queue.clone());
+    for worker in 0..CLOSED_LOOP_CLIENTS {
+        let (client, queue) = (clients[worker % clients.len()].clone(), queue.clone());
         workers.push(tokio::spawn(async move {
             let mut done = 0usize;
             while Instant::now() < deadline {
@@ -229,7 +239,94 @@ async fn main() {
         "closed loop, {CLOSED_LOOP_CLIENTS} clients: {done} preconfirmations in {elapsed:.2?} = {:.0}/s (of {count} available)",
         done as f64 / elapsed.as_secs_f64()
     );
-    drop(child);
+    drop(nodes);
+}
+
+/// Starts `node` (its `node` subcommand and data arguments given) with HTTP on an ephemeral
+/// port; returns it with its HTTP address.
+fn start_node(mut node: Command) -> (NodeGuard, String) {
+    let mut child = NodeGuard(
+        node.args(["--http", "--http.port", "0", "--http.api", "eth,hb"])
+            .args(["--rpc.max-connections", "2000", "--log.filter", "warn"])
+            // Promises run ahead of the blocks at 5,000/s (a 60M-gas block holds 2,857 transfers).
+            .args(["--txpool.pending-max-count", "100000"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start node"),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
+    let http = loop {
+        let line = lines
+            .next()
+            .expect("node prints its address")
+            .expect("read");
+        if line.starts_with("http://") {
+            break line;
+        }
+    };
+    (child, http)
+}
+
+/// Starts `n` validators on loopback over `genesis`, each with preconfirmation keys listed in
+/// the chainspec.
+fn start_network(
+    binary: &str,
+    dir: &std::path::Path,
+    genesis: &std::path::Path,
+    n: usize,
+    block_ms: u64,
+) -> Vec<(NodeGuard, String)> {
+    let run = |args: &[&str]| {
+        let output = Command::new(binary).args(args).output().expect("run");
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let path = |p: std::path::PathBuf| p.to_str().expect("utf-8").to_string();
+    let block_ms = block_ms.to_string();
+    let mut spec_args = vec![
+        "dump-genesis".to_string(),
+        "--chain".into(),
+        path(genesis.to_path_buf()),
+        "--block-time-ms".into(),
+        block_ms,
+    ];
+    let mut validators = Vec::new();
+    for i in 0..n {
+        let datadir = dir.join(format!("node{i}"));
+        std::fs::create_dir_all(&datadir).expect("datadir");
+        let key = path(dir.join(format!("validator{i}.key")));
+        let public = run(&["keygen", "--output", &key]);
+        let preconf_key = path(datadir.join("preconf.key"));
+        run(&["keygen", "--preconf", "--output", &preconf_key]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        spec_args.extend([
+            "--validator".into(),
+            format!("{}@127.0.0.1:{port}", public.trim()),
+            "--preconf-key".into(),
+            preconf_key,
+        ]);
+        validators.push((datadir, key, port));
+    }
+    let spec_args: Vec<&str> = spec_args.iter().map(String::as_str).collect();
+    let spec = dir.join("chainspec.json");
+    std::fs::write(&spec, run(&spec_args)).expect("write chainspec");
+    validators
+        .into_iter()
+        .map(|(datadir, key, port)| {
+            let mut node = Command::new(binary);
+            node.arg("node")
+                .arg("--chain")
+                .arg(&spec)
+                .arg("--datadir")
+                .arg(datadir)
+                .args(["--validator.key", &key, "--p2p.addr", "127.0.0.1"])
+                .args(["--p2p.port", &port.to_string()]);
+            start_node(node)
+        })
+        .collect()
 }
 
 /// Kills the node however the generator ends (a panic included), so no orphan keeps running.

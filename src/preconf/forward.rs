@@ -271,13 +271,17 @@ impl Forwarder {
 
     /// Gets `raw` preconfirmed by the validator issuing now (this one or the leader).
     pub async fn send(&self, raw: Bytes) -> Result<SignedPreconfirmation> {
-        // Malformed and unsigned input fails here, without a round trip.
-        self.pool
-            .recover_raw(&raw)
-            .map_err(|e| PreconfError::Pool {
-                code: e.code(),
-                message: e.to_string(),
-            })?;
+        // Malformed and unsigned input fails here, without a round trip. A transaction gossip
+        // brought here already is the issuer's to judge.
+        match self.pool.recover_raw(&raw) {
+            Ok(_) | Err(crate::txpool::PoolError::AlreadyKnown) => {}
+            Err(error) => {
+                return Err(PreconfError::Pool {
+                    code: error.code(),
+                    message: error.to_string(),
+                });
+            }
+        }
         let deadline = tokio::time::Instant::now() + self.wait;
         let mut routes = self.routes.subscribe();
         let mut last_error = "no validator leads the next block yet".to_string();

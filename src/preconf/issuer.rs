@@ -162,6 +162,9 @@ impl State {
 
 struct Request {
     tx: Recovered<TxEnvelope>,
+    /// The transaction was in the pool before this request (gossip, on a network): a refusal
+    /// leaves it there.
+    pooled: bool,
     raw: Bytes,
     arrival_ms: u64,
     reply: oneshot::Sender<Result<SignedPreconfirmation>>,
@@ -337,7 +340,19 @@ impl Preconfer {
             code: e.code(),
             message: e.to_string(),
         };
-        let tx = pool.recover_raw(&raw).map_err(pool_error)?;
+        let (tx, pooled) = match pool.recover_raw(&raw) {
+            Ok(tx) => (tx, false),
+            // On a network gossip may bring a transaction here before its request: an earlier
+            // issuer took it into its pool, then refused it as its turn ended. It can still be
+            // promised; the nonce check refuses it if a block already holds it.
+            Err(crate::txpool::PoolError::AlreadyKnown) if self.state().rotating => {
+                match pool.get(&alloy_primitives::keccak256(&raw)) {
+                    Some(tx) => (tx, true),
+                    None => return Err(pool_error(crate::txpool::PoolError::AlreadyKnown)),
+                }
+            }
+            Err(error) => return Err(pool_error(error)),
+        };
         let hash = *tx.tx_hash();
         {
             let state = self.state();
@@ -352,16 +367,20 @@ impl Preconfer {
         }
         // Reserved before it enters the pool, so no block takes it ahead of its promise.
         self.in_flight().insert(hash, tx.signer());
-        let added = self
-            .inner
-            .engine
-            .db()
-            .provider()
-            .map_err(PreconfError::from)
-            .and_then(|provider| {
-                pool.add_transaction(tx.clone(), &provider)
-                    .map_err(pool_error)
-            });
+        let added = if pooled {
+            Ok(())
+        } else {
+            self.inner
+                .engine
+                .db()
+                .provider()
+                .map_err(PreconfError::from)
+                .and_then(|provider| {
+                    pool.add_transaction(tx.clone(), &provider)
+                        .map(|_| ())
+                        .map_err(pool_error)
+                })
+        };
         if let Err(error) = added {
             self.in_flight().remove(&hash);
             return Err(error);
@@ -369,13 +388,16 @@ impl Preconfer {
         let (reply, answer) = oneshot::channel();
         let request = Request {
             tx,
+            pooled,
             raw,
             arrival_ms,
             reply,
         };
         if self.inner.queue.send(request).await.is_err() {
             self.in_flight().remove(&hash);
-            pool.remove(&[hash]);
+            if !pooled {
+                pool.remove(&[hash]);
+            }
             return Err(PreconfError::Stopped);
         }
         answer.await.map_err(|_| PreconfError::Stopped)?
@@ -523,10 +545,21 @@ impl Preconfer {
                 in_flight.remove(request.tx.tx_hash());
             }
         }
+        // A refused request's transaction leaves the pool unless it was there before.
+        let pooled: HashSet<B256> = requests
+            .iter()
+            .filter(|r| r.pooled)
+            .map(|r| *r.tx.tx_hash())
+            .collect();
+        let unpool = |mut hashes: Vec<B256>| {
+            hashes.retain(|hash| !pooled.contains(hash));
+            if !hashes.is_empty() {
+                self.inner.pool.remove(&hashes);
+            }
+        };
         if let Some(reason) = state.failed.clone() {
             drop(state);
-            let hashes: Vec<B256> = requests.iter().map(|r| *r.tx.tx_hash()).collect();
-            self.inner.pool.remove(&hashes);
+            unpool(requests.iter().map(|r| *r.tx.tx_hash()).collect());
             for request in requests {
                 let _ = request.reply.send(Err(PreconfError::Store(reason.clone())));
             }
@@ -539,9 +572,7 @@ impl Preconfer {
             batch_id,
         } = self.assign(&mut state, requests);
         drop(state);
-        if !refused.is_empty() {
-            self.inner.pool.remove(&refused);
-        }
+        unpool(refused);
         if !issued.is_empty() {
             match self.sign_and_store(batch_id, &issued) {
                 Ok(signed) => {
@@ -554,8 +585,7 @@ impl Preconfer {
                 Err(error) => {
                     tracing::error!(%error, "cannot store preconfirmations; issuing stops");
                     self.state().failed = Some(error.to_string());
-                    let hashes: Vec<B256> = issued.iter().map(|(r, _)| *r.tx.tx_hash()).collect();
-                    self.inner.pool.remove(&hashes);
+                    unpool(issued.iter().map(|(r, _)| *r.tx.tx_hash()).collect());
                     for (request, _) in issued {
                         answers.push((request.reply, Err(PreconfError::Store(error.to_string()))));
                     }

@@ -484,6 +484,52 @@ async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_pro
             .expect_err("refused");
         assert_eq!(preconf_error.to_string(), eth_error.to_string());
     }
+
+    // SIGKILL the issuer as soon as it answers: the promise is kept (it proposed in time) or,
+    // once another validator seals the block, reported violated with a proof; never left open.
+    let mut nodes: Vec<Option<NodeProcess>> = nodes.into_iter().map(Some).collect();
+    let preconf: SignedPreconfirmation = node(&nodes, 0)
+        .client()
+        .request(
+            "hb_sendPreconfTransaction",
+            rpc_params![raw_transfer(1, 5, to, 1)],
+        )
+        .await
+        .expect("preconfirmation");
+    let keys = serde_json::to_value(preconf.issuer.chainspec_keys()).expect("json");
+    let issuer = listed
+        .iter()
+        .position(|k| *k == keys)
+        .expect("a validator issued it");
+    nodes[issuer] = None;
+    if issuer == 0 {
+        // The wallet's node was the issuer: its answer survives the restart.
+        nodes[0] = Some(start_validator_with(
+            dir.path(),
+            0,
+            &spec,
+            &validators[0],
+            &da,
+            &[],
+        ));
+    }
+    let client = node(&nodes, 0).client();
+    let status = eventually(
+        "the promised block to be sealed without its issuer",
+        || async {
+            let status: serde_json::Value = client
+                .request("hb_preconfStatus", rpc_params![preconf.tx_hash])
+                .await
+                .expect("status");
+            let status = status["status"].as_str().expect("status").to_string();
+            (status != "preconfirmed").then_some(status)
+        },
+    )
+    .await;
+    assert!(
+        ["soft", "firm", "violated"].contains(&status.as_str()),
+        "issuer {issuer} killed: {status}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
