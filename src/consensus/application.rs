@@ -90,6 +90,9 @@ struct Turns {
     routes: Routes,
     me: PublicKey,
     elector: RoundRobinElector<Scheme>,
+    /// Held from publishing a route to opening or closing the window, so that concurrent
+    /// verifications leave the window matching the latest route.
+    order: Arc<Mutex<()>>,
 }
 
 impl ChainApplication {
@@ -127,6 +130,7 @@ impl ChainApplication {
             routes,
             me,
             elector,
+            order: Arc::default(),
         });
         self
     }
@@ -145,6 +149,7 @@ impl ChainApplication {
             block: number + 1,
             issuer: issuer.clone(),
         };
+        let _order = turns.order.lock().unwrap_or_else(PoisonError::into_inner);
         if turns.routes.publish(route)
             && let Some(preconf) = &self.preconf
         {

@@ -302,21 +302,21 @@ impl Engine {
             .collect())
     }
 
-    /// The account nonces the pending blocks from the head up to `tip` changed, as of `tip`
-    /// (empty when `tip` is the head or not a pending descendant of it).
+    /// The account nonces the pending blocks up to `tip` (the tip and its pending ancestors)
+    /// changed, as of `tip`. Read it *before* a state snapshot and take the larger nonce of the
+    /// two: a block committed in between is then in one or the other.
     pub fn pending_nonces(
         &self,
         tip: B256,
-    ) -> Result<alloy_primitives::map::HashMap<alloy_primitives::Address, u64>, EngineError> {
-        let head = self.head()?.hash();
-        let chain = self.pending_tree().chain(head, tip).unwrap_or_default();
+    ) -> alloy_primitives::map::HashMap<alloy_primitives::Address, u64> {
+        let chain = self.pending_tree().ancestors(tip);
         let mut nonces = alloy_primitives::map::HashMap::default();
-        for block in &chain {
+        for block in chain.iter().rev() {
             for (address, info) in &block.changes.accounts {
                 nonces.insert(*address, info.as_ref().map_or(0, |info| info.nonce));
             }
         }
-        Ok(nonces)
+        nonces
     }
 
     /// Number of pending blocks.

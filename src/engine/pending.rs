@@ -61,6 +61,17 @@ impl PendingTree {
         Some(chain)
     }
 
+    /// `tip` and its ancestors in the tree, newest first.
+    pub(super) fn ancestors(&self, tip: B256) -> Vec<Arc<PendingBlock>> {
+        let mut chain = Vec::new();
+        let mut cursor = tip;
+        while let Some(block) = self.blocks.get(&cursor) {
+            cursor = block.header.parent_hash;
+            chain.push(block.clone());
+        }
+        chain
+    }
+
     pub(super) fn len(&self) -> usize {
         self.blocks.len()
     }

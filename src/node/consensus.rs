@@ -78,6 +78,11 @@ impl ValidatorRole {
         &self.validators
     }
 
+    /// The target block time.
+    pub(super) fn block_time(&self) -> Duration {
+        self.block_time
+    }
+
     /// This validator's DA posting rank: its position in the validator list (the first posts,
     /// the others stand by in order).
     pub(super) fn da_poster_rank(&self) -> u32 {
@@ -343,7 +348,7 @@ pub(super) async fn start(
     });
     let (routes, forwarder) = match network_preconf {
         Some(NetworkPreconf { routes, task }) => (Some(routes), task),
-        None => (None, ForwarderTask::refusing()),
+        None => (None, ForwarderTask::refusing(validators.clone())),
     };
     if let Some(channel) = preconf_channel {
         context

@@ -139,12 +139,14 @@ impl NodeCommand {
                 if self.dev.dev || listed {
                     let me = validator.public_key();
                     let rotating = validators.len() > 1;
+                    // A window outlives its block's build by a block time at most.
+                    let window_ttl = rotating.then(|| validator.block_time() * 2);
                     let (preconf, issuer) = preconf_issuer(
                         &self.preconf,
                         &datadir,
                         &engine,
                         &pool,
-                        rotating,
+                        window_ttl,
                         (!self.dev.dev)
                             .then(|| validators.preconf_keys(&me))
                             .flatten(),
@@ -286,7 +288,7 @@ fn preconf_issuer(
     datadir: &std::path::Path,
     engine: &Engine,
     pool: &TxPool,
-    rotating: bool,
+    window_ttl: Option<std::time::Duration>,
     listed: Option<crate::chainspec::PreconfKeys>,
 ) -> eyre::Result<(crate::preconf::Preconfer, crate::preconf::IssuerTask)> {
     use crate::preconf::{IssuerKeys, PreconfConfig, PreconfStore, Preconfer, keys::KEY_FILE};
@@ -312,7 +314,8 @@ fn preconf_issuer(
     let config = PreconfConfig {
         ttl: args.ttl,
         break_promises: args.break_promises,
-        rotating,
+        rotating: window_ttl.is_some(),
+        window_ttl: window_ttl.unwrap_or_default(),
     };
     if args.break_promises {
         tracing::warn!("--preconf.dev-break-promises: promises will be broken (debug builds)");

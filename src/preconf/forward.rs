@@ -34,7 +34,7 @@
 use super::{PreconfError, Preconfer, Result, SignedPreconfirmation};
 use crate::{
     consensus::{PublicKey, ValidatorSet},
-    txpool::TxPool,
+    txpool::{CODE_INTERNAL, CODE_INVALID_TX, TxPool},
 };
 use alloy_primitives::{Bytes, keccak256, map::HashMap};
 use commonware_p2p::{Receiver, Recipients, Sender};
@@ -49,6 +49,11 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(3);
 const RETRY_AFTER: Duration = Duration::from_millis(20);
 /// Requests waiting to be sent.
 const OUTBOUND_CAPACITY: usize = 4096;
+/// Peers' requests being answered at once; more wait in the channel (bounded by its quota).
+const MAX_SERVING: usize = 1024;
+/// Largest message accepted: a request is a transaction (the pool's limit is 128 KiB), a reply
+/// a preconfirmation (about 11 KiB of JSON) or an error message.
+const MAX_MESSAGE: usize = 256 * 1024;
 
 const REQUEST: u8 = 0;
 const REPLY: u8 = 1;
@@ -112,7 +117,8 @@ impl Reply {
             Ok(signed) => Self::Issued(Box::new(signed)),
             Err(PreconfError::Pool { code, message }) => Self::Pool { code, message },
             Err(PreconfError::Refused(reason)) => Self::Refused(reason),
-            Err(PreconfError::NotIssuing) => Self::NotIssuing,
+            // A stopping issuer is not issuing: the request goes on to the next one.
+            Err(PreconfError::NotIssuing | PreconfError::Stopped) => Self::NotIssuing,
             Err(other) => Self::Failed(other.to_string()),
         }
     }
@@ -163,29 +169,15 @@ impl Reply {
     }
 }
 
-/// A message on the preconfirmation channel.
-enum Message {
-    Request { id: u64, raw: Bytes },
-    Reply { id: u64, reply: Reply },
-}
-
-impl Message {
-    fn decode(bytes: &[u8]) -> Option<Self> {
-        let (&tag, rest) = bytes.split_first()?;
-        let (id, body) = rest.split_first_chunk::<8>()?;
-        let id = u64::from_be_bytes(*id);
-        match tag {
-            REQUEST => Some(Self::Request {
-                id,
-                raw: Bytes::copy_from_slice(body),
-            }),
-            REPLY => Some(Self::Reply {
-                id,
-                reply: Reply::decode(body)?,
-            }),
-            _ => None,
-        }
+/// A message on the preconfirmation channel: its tag, id and body (not parsed yet, so that an
+/// unsolicited reply costs no parsing).
+fn split_message(bytes: &[u8]) -> Option<(u8, u64, &[u8])> {
+    if bytes.len() > MAX_MESSAGE {
+        return None;
     }
+    let (&tag, rest) = bytes.split_first()?;
+    let (id, body) = rest.split_first_chunk::<8>()?;
+    matches!(tag, REQUEST | REPLY).then(|| (tag, u64::from_be_bytes(*id), body))
 }
 
 fn encode_request(id: u64, raw: &[u8]) -> Vec<u8> {
@@ -229,6 +221,8 @@ pub struct ForwarderTask {
     /// This node's issuer; `None` on a validator that does not issue (`--preconf.disable`),
     /// which answers every request "not issuing".
     local: Option<Preconfer>,
+    /// Only validators' requests are served.
+    validators: Arc<ValidatorSet>,
     outbound: mpsc::Receiver<Outbound>,
 }
 
@@ -259,6 +253,7 @@ impl Forwarder {
         };
         let task = ForwarderTask {
             local: Some(local),
+            validators: forwarder.validators.clone(),
             outbound: requests,
         };
         (forwarder, task)
@@ -282,6 +277,10 @@ impl Forwarder {
                 });
             }
         }
+        // Asked again (a retry after a lost answer): the promise already made.
+        if let Some((signed, _)) = self.local.store().get(keccak256(&raw))? {
+            return Ok(signed);
+        }
         let deadline = tokio::time::Instant::now() + self.wait;
         let mut routes = self.routes.subscribe();
         let mut last_error = "no validator leads the next block yet".to_string();
@@ -290,11 +289,16 @@ impl Forwarder {
             if let Some(route) = route {
                 let answer = if route.issuer == self.me {
                     self.local.send(raw.clone()).await
+                } else if deadline.saturating_duration_since(tokio::time::Instant::now())
+                    < REPLY_TIMEOUT
+                {
+                    // Too late to wait for an answer: a promise made now could be lost.
+                    break;
                 } else {
-                    self.forward(&route.issuer, &raw, deadline).await
+                    self.forward(&route, &raw).await
                 };
                 match answer {
-                    Err(PreconfError::NotIssuing) => {
+                    Err(PreconfError::NotIssuing | PreconfError::Stopped) => {
                         last_error = format!("validator {} was not issuing", route.issuer);
                     }
                     Err(PreconfError::Unavailable(reason)) => last_error = reason,
@@ -314,13 +318,9 @@ impl Forwarder {
         )))
     }
 
-    /// Sends `raw` to `peer` and checks what comes back.
-    async fn forward(
-        &self,
-        peer: &PublicKey,
-        raw: &Bytes,
-        deadline: tokio::time::Instant,
-    ) -> Result<SignedPreconfirmation> {
+    /// Sends `raw` to `route`'s issuer and checks what comes back.
+    async fn forward(&self, route: &Route, raw: &Bytes) -> Result<SignedPreconfirmation> {
+        let peer = &route.issuer;
         let (reply, answer) = oneshot::channel();
         let outbound = Outbound {
             peer: peer.clone(),
@@ -330,16 +330,21 @@ impl Forwarder {
         if self.outbound.send(outbound).await.is_err() {
             return Err(PreconfError::Stopped);
         }
-        let until = deadline.min(tokio::time::Instant::now() + REPLY_TIMEOUT);
         // Not connected, or the reply was lost: try again (maybe another issuer).
-        let Ok(Ok(reply)) = tokio::time::timeout_at(until, answer).await else {
+        let Ok(Ok(reply)) = tokio::time::timeout(REPLY_TIMEOUT, answer).await else {
             return Err(PreconfError::Unavailable(format!(
                 "validator {peer} did not answer"
             )));
         };
         match reply {
             Reply::Issued(signed) => {
-                self.check_forwarded(peer, raw, &signed)?;
+                // A bad answer is the issuer's fault, not the wallet's: ask again.
+                if let Err(error) = self.check_forwarded(route, raw, &signed) {
+                    tracing::warn!(%peer, %error, "dropping a bad forwarded preconfirmation");
+                    return Err(PreconfError::Unavailable(format!(
+                        "validator {peer} answered with a bad preconfirmation: {error}"
+                    )));
+                }
                 let signed = *signed;
                 let store = self.local.clone();
                 let (record, raw) = (signed.clone(), raw.clone());
@@ -348,7 +353,15 @@ impl Forwarder {
                     .map_err(|e| PreconfError::Store(e.to_string()))??;
                 Ok(signed)
             }
-            Reply::Pool { code, message } => Err(PreconfError::Pool { code, message }),
+            // Only the pool's codes pass (a peer could send any).
+            Reply::Pool { code, message } => Err(PreconfError::Pool {
+                code: if code == CODE_INTERNAL {
+                    CODE_INTERNAL
+                } else {
+                    CODE_INVALID_TX
+                },
+                message,
+            }),
             Reply::Refused(reason) => Err(PreconfError::Refused(reason)),
             Reply::NotIssuing => Err(PreconfError::NotIssuing),
             Reply::Failed(reason) => Err(PreconfError::Store(format!(
@@ -357,14 +370,15 @@ impl Forwarder {
         }
     }
 
-    /// A forwarded preconfirmation must be for `raw`, on this chain, signed by `peer`'s keys
-    /// from the chainspec, with both signatures valid.
+    /// A forwarded preconfirmation must be for `raw`, on this chain, in the route's block,
+    /// signed by the route issuer's keys from the chainspec, with both signatures valid.
     fn check_forwarded(
         &self,
-        peer: &PublicKey,
+        route: &Route,
         raw: &Bytes,
         signed: &SignedPreconfirmation,
     ) -> Result<()> {
+        let peer = &route.issuer;
         let keys = signed.issuer.chainspec_keys();
         if self.validators.preconf_keys(peer) != Some(keys) {
             return Err(PreconfError::invalid(
@@ -379,6 +393,15 @@ impl Forwarder {
                 "it is for another transaction or chain",
             ));
         }
+        if signed.block_number.to::<u64>() != route.block {
+            return Err(PreconfError::invalid(
+                "forwarded preconfirmation",
+                format!(
+                    "it promises block {}, the issuer leads block {}",
+                    signed.block_number, route.block
+                ),
+            ));
+        }
         signed.verify()
     }
 }
@@ -386,9 +409,10 @@ impl Forwarder {
 impl ForwarderTask {
     /// The network half of a validator that issues no preconfirmations: it answers peers' requests
     /// "not issuing" (they go on to the next leader) and forwards none.
-    pub fn refusing() -> Self {
+    pub fn refusing(validators: Arc<ValidatorSet>) -> Self {
         Self {
             local: None,
+            validators,
             outbound: mpsc::channel(1).1,
         }
     }
@@ -403,14 +427,22 @@ impl ForwarderTask {
         let (mut sender, mut receiver) = network;
         let (answers_tx, mut answers) = mpsc::unbounded_channel::<(PublicKey, Vec<u8>)>();
         let mut pending: HashMap<u64, (PublicKey, oneshot::Sender<Reply>)> = HashMap::default();
-        let mut next_id = 0u64;
+        let serving = Arc::new(tokio::sync::Semaphore::new(MAX_SERVING));
+        // Ids start at random, so a late reply to a previous run's request matches nothing.
+        let mut next_id = {
+            let mut seed = [0u8; 8];
+            let _ = getrandom::fill(&mut seed);
+            u64::from_be_bytes(seed)
+        };
         loop {
             tokio::select! {
                 Some(Outbound { peer, raw, reply }) = self.outbound.recv() => {
                     // Forget requests whose caller gave up.
-                    pending.retain(|_, (_, reply)| !reply.is_closed());
+                    if pending.len() >= OUTBOUND_CAPACITY {
+                        pending.retain(|_, (_, reply)| !reply.is_closed());
+                    }
                     let id = next_id;
-                    next_id += 1;
+                    next_id = next_id.wrapping_add(1);
                     let sent = sender.send(
                         Recipients::One(peer.clone()),
                         encode_request(id, &raw),
@@ -425,25 +457,36 @@ impl ForwarderTask {
                 }
                 message = receiver.recv() => {
                     let Ok((peer, message)) = message else { return };
-                    match Message::decode(message.as_ref()) {
-                        Some(Message::Request { id, raw }) => {
+                    match split_message(message.as_ref()) {
+                        Some((REQUEST, id, raw)) if self.validators.contains(&peer) => {
+                            let raw = Bytes::copy_from_slice(raw);
                             let (local, answers) = (self.local.clone(), answers_tx.clone());
+                            let permit = serving.clone().try_acquire_owned().ok();
                             tokio::spawn(async move {
-                                let reply = match local {
-                                    Some(local) => Reply::of(local.send(raw).await),
-                                    None => Reply::NotIssuing,
+                                let reply = match (local, permit) {
+                                    (Some(local), Some(_permit)) => {
+                                        Reply::of(local.send(raw).await)
+                                    }
+                                    // Not issuing, or too busy to: ask the next one.
+                                    _ => Reply::NotIssuing,
                                 };
                                 let _ = answers.send((peer, reply.encode(id)));
                             });
                         }
-                        Some(Message::Reply { id, reply }) => {
+                        Some((REPLY, id, body)) => {
                             // Only the peer asked may answer.
                             if pending.get(&id).is_some_and(|(asked, _)| *asked == peer)
                                 && let Some((_, waiting)) = pending.remove(&id)
                             {
-                                let _ = waiting.send(reply);
+                                match Reply::decode(body) {
+                                    Some(reply) => {
+                                        let _ = waiting.send(reply);
+                                    }
+                                    None => tracing::warn!(%peer, "dropping a malformed preconfirmation reply"),
+                                }
                             }
                         }
+                        Some(_) => tracing::debug!(%peer, "ignoring a preconfirmation request from a non-validator"),
                         None => tracing::warn!(%peer, "dropping a malformed preconfirmation message"),
                     }
                 }
@@ -471,19 +514,19 @@ mod tests {
             Reply::Failed("disk full".into()),
         ] {
             let bytes = reply.encode(7);
-            let Some(Message::Reply { id, reply: back }) = Message::decode(&bytes) else {
-                panic!("does not decode: {reply:?}");
-            };
-            assert_eq!(id, 7);
+            let (tag, id, body) = split_message(&bytes).expect("splits");
+            let back = Reply::decode(body).expect("decodes");
+            assert_eq!((tag, id), (REPLY, 7));
             assert_eq!(format!("{back:?}"), format!("{reply:?}"));
         }
-        let Some(Message::Request { id, raw }) = Message::decode(&encode_request(3, b"tx")) else {
-            panic!("request does not decode");
-        };
-        assert_eq!((id, raw.as_ref()), (3, &b"tx"[..]));
-        assert!(Message::decode(&[9, 0, 0, 0, 0, 0, 0, 0, 0]).is_none());
-        assert!(Message::decode(&[REPLY, 0, 0]).is_none());
-        assert!(Message::decode(&[REPLY, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]).is_none());
+        let request = encode_request(3, b"tx");
+        assert_eq!(split_message(&request), Some((REQUEST, 3, &b"tx"[..])));
+        assert!(split_message(&[9, 0, 0, 0, 0, 0, 0, 0, 0]).is_none());
+        assert!(split_message(&[REPLY, 0, 0]).is_none());
+        assert!(split_message(&vec![REQUEST; MAX_MESSAGE + 1]).is_none());
+        // A pool error without its code does not decode.
+        assert!(Reply::decode(&[1, 0]).is_none());
+        assert!(Reply::decode(&[9]).is_none());
     }
 
     #[test]

@@ -99,6 +99,9 @@ pub struct PreconfConfig {
     /// block this node will propose next ([`Preconfer::open_window`]). Otherwise (a single
     /// validator) every future block is this node's and positions run on from block to block.
     pub rotating: bool,
+    /// While rotating: how long a window stays open if this node does not build its block (its
+    /// view timed out, it is partitioned, it waits for DA): past that, nothing more is promised.
+    pub window_ttl: Duration,
 }
 
 /// The block a rotating issuer may promise positions in.
@@ -108,6 +111,8 @@ struct Window {
     block: u64,
     /// Its parent (a pending block, maybe): nonces are checked against the state after it.
     parent: B256,
+    /// When it stops issuing although the block was not built.
+    until: std::time::Instant,
 }
 
 /// One promised transaction of an unsealed block.
@@ -156,7 +161,12 @@ struct State {
 
 impl State {
     fn issuing(&self) -> bool {
-        !self.rotating || self.window.is_some()
+        !self.rotating || self.open_window().is_some()
+    }
+
+    /// The window, unless it expired.
+    fn open_window(&self) -> Option<Window> {
+        self.window.filter(|w| std::time::Instant::now() < w.until)
     }
 }
 
@@ -335,6 +345,10 @@ impl Preconfer {
     /// Validates `raw` through the pool, then issues, persists and returns its preconfirmation.
     pub async fn send(&self, raw: Bytes) -> Result<SignedPreconfirmation> {
         let arrival_ms = now_ms();
+        // Asked again (a retry after a lost answer): the promise already made.
+        if let Some((signed, _)) = self.inner.store.get(alloy_primitives::keccak256(&raw))? {
+            return Ok(signed);
+        }
         let pool = &self.inner.pool;
         let pool_error = |e: crate::txpool::PoolError| PreconfError::Pool {
             code: e.code(),
@@ -413,6 +427,9 @@ impl Preconfer {
         // Reopening the same block (a restart within the view) continues its positions.
         if state.cursor.block != number {
             state.cursor = Cursor::fresh(number);
+            // Nonces come from the state after `parent`: a promise of an earlier window whose
+            // block another leader built must not shift them.
+            state.next_nonce.clear();
         }
         if state.window.is_none_or(|w| w.block != number) {
             tracing::debug!(number, %parent, "issuing preconfirmations for our next block");
@@ -420,6 +437,7 @@ impl Preconfer {
         state.window = Some(Window {
             block: number,
             parent,
+            until: std::time::Instant::now() + self.inner.config.window_ttl,
         });
     }
 
@@ -602,6 +620,11 @@ impl Preconfer {
     fn assign(&self, state: &mut State, requests: Vec<Request>) -> Assigned {
         let inner = &self.inner;
         let mut answers = Vec::with_capacity(requests.len());
+        // Read before the state snapshot (see `Engine::pending_nonces`).
+        let pending_nonces = match state.window {
+            Some(window) if state.rotating => inner.engine.pending_nonces(window.parent),
+            _ => HashMap::default(),
+        };
         let (head, provider) = match inner
             .engine
             .head()
@@ -623,19 +646,10 @@ impl Preconfer {
             }
         };
         let floor = state.closed_through.max(head.number) + 1;
-        if state.rotating && state.window.is_some_and(|w| w.block < floor) {
+        if state.rotating && state.open_window().is_none_or(|w| w.block < floor) {
             state.window = None;
         }
-        let (window, pending_nonces) = match state.window {
-            Some(window) => (
-                Some(window.block),
-                inner
-                    .engine
-                    .pending_nonces(window.parent)
-                    .unwrap_or_default(),
-            ),
-            None => (None, HashMap::default()),
-        };
+        let window = state.window.map(|w| w.block);
         if state.rotating && window.is_none() {
             let refused = requests.iter().map(|r| *r.tx.tx_hash()).collect();
             for request in requests {
@@ -658,10 +672,9 @@ impl Preconfer {
         for request in requests {
             let sender = request.tx.signer();
             let on_chain = match provider.account(sender) {
-                Ok(account) => pending_nonces
-                    .get(&sender)
-                    .copied()
-                    .unwrap_or_else(|| account.map_or(0, |a| a.nonce)),
+                Ok(account) => account
+                    .map_or(0, |a| a.nonce)
+                    .max(pending_nonces.get(&sender).copied().unwrap_or(0)),
                 Err(e) => {
                     let error = PreconfError::Store(e.to_string());
                     refused.push(*request.tx.tx_hash());

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 pub type Result<T, E = PoolError> = std::result::Result<T, E>;
 
 /// JSON-RPC error code geth returns for every rejected transaction.
-const CODE_INVALID_TX: i32 = -32000;
+pub(crate) const CODE_INVALID_TX: i32 = -32000;
 /// JSON-RPC "internal error": the request was fine, the node failed.
-const CODE_INTERNAL: i32 = -32603;
+pub(crate) const CODE_INTERNAL: i32 = -32603;
 
 /// A transaction was rejected, or the pool failed internally.
 #[derive(Debug, thiserror::Error)]

@@ -98,6 +98,7 @@ pub use config::{
     DEFAULT_MAX_ACCOUNT_SLOTS, DEFAULT_MAX_TX_SIZE, DEFAULT_PENDING_MAX_COUNT,
     DEFAULT_PRICE_BUMP_PERCENT, DEFAULT_QUEUED_MAX_COUNT, PoolConfig,
 };
+pub(crate) use error::{CODE_INTERNAL, CODE_INVALID_TX};
 pub use error::{PoolError, Result};
 
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
