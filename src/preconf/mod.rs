@@ -4,7 +4,8 @@
 //!
 //! - [`types`]: the object, its canonical encoding, verification of both signatures.
 //! - [`keys`]: the issuer's ed25519 and ML-DSA-65 keys (datadir or `--preconf.key`).
-//! - [`store`]: `preconf.redb`, one fsync'd transaction per batch.
+//! - [`store`]: `preconf.redb` behind a write-ahead log (`preconf.wal`, one `fdatasync` per
+//!   batch).
 //! - [`issuer`]: position assignment (first come, first served), batching, signing, and
 //!   [`Preconfer::transactions_for_block`] for block builders.
 //! - [`status`]: preconfirmed → soft → firm, or expired / violated, and inclusion proofs.
@@ -36,6 +37,7 @@ pub mod status;
 pub mod store;
 pub mod types;
 pub mod verify;
+mod wal;
 
 pub use error::{PreconfError, Result};
 pub use forward::{Forwarder, Route, Routes};

@@ -1,9 +1,11 @@
 //! Durable store of issued preconfirmations: `<datadir>/preconf.redb`, its own redb file so the
 //! issuer's group commits never wait behind a block commit (and the other way round).
 //!
-//! One write transaction per batch, committed with redb's default immediate durability (fsync)
-//! before any preconfirmation of the batch is returned: an acknowledged preconfirmation survives
-//! `kill -9`.
+//! A batch is durable before any of its preconfirmations is returned, so an acknowledged
+//! preconfirmation survives `kill -9`: its record is appended to the write-ahead log
+//! ([`super::wal`], one `fdatasync`) and its rows are written in one redb transaction that is
+//! durable only every [`CHECKPOINT_EVERY`] batches (then the log is emptied). On open, batches in
+//! the log that redb lost are written again.
 //!
 //! Tables:
 //! - `preconfs`: tx hash → JSON of [`StoredPreconf`] (the signed object without the batch's
@@ -20,11 +22,15 @@
 use super::{
     error::{PreconfError, Result},
     types::SignedPreconfirmation,
+    wal::{CHECKPOINT_EVERY, Wal},
 };
 use alloy_primitives::{B256, Bytes};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::{
+    path::Path,
+    sync::{Mutex, PoisonError},
+};
 
 /// File name of the store inside the datadir.
 pub const STORE_FILE: &str = "preconf.redb";
@@ -61,6 +67,8 @@ pub(crate) struct StoredBatch {
 #[derive(Debug)]
 pub struct PreconfStore {
     db: redb::Database,
+    /// The log, and the batches written since redb was last durable.
+    wal: Mutex<(Wal, u64)>,
 }
 
 impl PreconfStore {
@@ -75,7 +83,36 @@ impl PreconfStore {
         txn.open_table(META).map_err(PreconfError::store)?;
         txn.open_table(FORWARDED).map_err(PreconfError::store)?;
         txn.commit().map_err(PreconfError::store)?;
-        Ok(Self { db })
+        // Batches acknowledged after the last durable commit: written again, durably.
+        let (wal, records) = Wal::open(datadir)?;
+        if !records.is_empty() {
+            let txn = db.begin_write().map_err(PreconfError::store)?;
+            let mut replayed = 0;
+            for record in &records {
+                let present = txn
+                    .open_table(BATCHES)
+                    .map_err(PreconfError::store)?
+                    .get(record.id)
+                    .map_err(PreconfError::store)?
+                    .is_some();
+                if !present {
+                    insert_batch(&txn, record.id, &record.batch, &record.preconfs)?;
+                    replayed += 1;
+                }
+            }
+            txn.commit().map_err(PreconfError::store)?;
+            tracing::info!(
+                logged = records.len(),
+                replayed,
+                "recovered preconfirmation batches from the log"
+            );
+        }
+        // Also drops a torn tail, so later records are appended after valid ones.
+        wal.clear()?;
+        Ok(Self {
+            db,
+            wal: Mutex::new((wal, 0)),
+        })
     }
 
     /// The highest block a builder took transactions for, if any.
@@ -113,38 +150,32 @@ impl PreconfStore {
         Ok(last.map_or(0, |(k, _)| k.value() + 1))
     }
 
-    /// Writes a batch and its preconfirmations in one fsync'd transaction.
+    /// Writes a batch and its preconfirmations durably: logged and synced, then written to redb
+    /// (durably every [`CHECKPOINT_EVERY`] batches, emptying the log).
     pub(crate) fn write_batch(
         &self,
         id: u64,
         batch: &StoredBatch,
         preconfs: &[StoredPreconf],
     ) -> Result<()> {
-        let txn = self.db.begin_write().map_err(PreconfError::store)?;
-        {
-            let mut batches = txn.open_table(BATCHES).map_err(PreconfError::store)?;
-            let json = serde_json::to_vec(batch).map_err(PreconfError::store)?;
-            batches
-                .insert(id, json.as_slice())
+        let mut guard = self.wal.lock().unwrap_or_else(PoisonError::into_inner);
+        let (wal, since_checkpoint) = &mut *guard;
+        wal.append(id, batch, preconfs)?;
+        let checkpoint = *since_checkpoint + 1 >= CHECKPOINT_EVERY;
+        let mut txn = self.db.begin_write().map_err(PreconfError::store)?;
+        if !checkpoint {
+            txn.set_durability(Durability::None)
                 .map_err(PreconfError::store)?;
-            let mut table = txn.open_table(PRECONFS).map_err(PreconfError::store)?;
-            let mut positions = txn.open_table(POSITIONS).map_err(PreconfError::store)?;
-            for stored in preconfs {
-                let json = serde_json::to_vec(stored).map_err(PreconfError::store)?;
-                let hash = stored.signed.tx_hash;
-                table
-                    .insert(hash.as_slice(), json.as_slice())
-                    .map_err(PreconfError::store)?;
-                let position = (
-                    stored.signed.block_number.to::<u64>(),
-                    stored.signed.tx_index.to::<u32>(),
-                );
-                positions
-                    .insert(position, hash.as_slice())
-                    .map_err(PreconfError::store)?;
-            }
         }
-        txn.commit().map_err(PreconfError::store)
+        insert_batch(&txn, id, batch, preconfs)?;
+        txn.commit().map_err(PreconfError::store)?;
+        if checkpoint {
+            wal.clear()?;
+            *since_checkpoint = 0;
+        } else {
+            *since_checkpoint += 1;
+        }
+        Ok(())
     }
 
     /// Records a preconfirmation another validator issued for a request this node forwarded.
@@ -217,9 +248,111 @@ impl PreconfStore {
     }
 }
 
+/// Writes batch `id`'s rows in `txn`.
+fn insert_batch(
+    txn: &redb::WriteTransaction,
+    id: u64,
+    batch: &StoredBatch,
+    preconfs: &[StoredPreconf],
+) -> Result<()> {
+    let mut batches = txn.open_table(BATCHES).map_err(PreconfError::store)?;
+    let json = serde_json::to_vec(batch).map_err(PreconfError::store)?;
+    batches
+        .insert(id, json.as_slice())
+        .map_err(PreconfError::store)?;
+    let mut table = txn.open_table(PRECONFS).map_err(PreconfError::store)?;
+    let mut positions = txn.open_table(POSITIONS).map_err(PreconfError::store)?;
+    for stored in preconfs {
+        let json = serde_json::to_vec(stored).map_err(PreconfError::store)?;
+        let hash = stored.signed.tx_hash;
+        table
+            .insert(hash.as_slice(), json.as_slice())
+            .map_err(PreconfError::store)?;
+        let position = (
+            stored.signed.block_number.to::<u64>(),
+            stored.signed.tx_index.to::<u32>(),
+        );
+        positions
+            .insert(position, hash.as_slice())
+            .map_err(PreconfError::store)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stored(tx_hash: B256, index: u64) -> StoredPreconf {
+        use super::super::types::{BatchProof, IssuerKeysJson};
+        use alloy_primitives::U64;
+        StoredPreconf {
+            signed: SignedPreconfirmation {
+                chain_id: U64::from(1),
+                tx_hash,
+                block_number: U64::from(5),
+                tx_index: U64::from(index),
+                arrival_ms: U64::ZERO,
+                expiry_ms: U64::ZERO,
+                parent_hash: B256::ZERO,
+                hash: B256::ZERO,
+                issuer: IssuerKeysJson {
+                    ed25519: B256::ZERO,
+                    ml_dsa65: Bytes::new(),
+                },
+                signature: Bytes::new(),
+                batch: BatchProof {
+                    id: U64::ZERO,
+                    root: B256::ZERO,
+                    leaf_count: U64::from(1),
+                    leaf_index: U64::ZERO,
+                    proof: Vec::new(),
+                    signature: Bytes::new(),
+                },
+            },
+            raw: Bytes::from_static(b"tx"),
+        }
+    }
+
+    #[test]
+    fn batches_only_in_the_log_are_written_again_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(PreconfStore::open(dir.path()).expect("create"));
+        // As after a crash: the batch was logged (and acknowledged), redb lost its rows.
+        let batch = StoredBatch {
+            signature: Bytes::from_static(b"sig"),
+            ml_dsa65: Bytes::from_static(b"key"),
+        };
+        let hash = B256::repeat_byte(7);
+        let (mut wal, _) = Wal::open(dir.path()).expect("log");
+        wal.append(0, &batch, &[stored(hash, 0)]).expect("append");
+        drop(wal);
+        let store = PreconfStore::open(dir.path()).expect("reopen");
+        let (signed, raw) = store.get(hash).expect("read").expect("replayed");
+        assert_eq!(
+            (signed.batch.signature, raw.as_ref()),
+            (batch.signature.clone(), &b"tx"[..])
+        );
+        assert_eq!(store.next_batch_id().expect("id"), 1);
+        assert_eq!(store.promised_from(5).expect("positions").len(), 1);
+        assert_eq!(
+            std::fs::metadata(dir.path().join(super::super::wal::WAL_FILE))
+                .expect("log")
+                .len(),
+            0,
+            "the log is emptied once redb holds it"
+        );
+        // Written through the store, a batch is readable at once and again after reopening.
+        let other = B256::repeat_byte(8);
+        store
+            .write_batch(1, &batch, &[stored(other, 1)])
+            .expect("write");
+        assert!(store.get(other).expect("read").is_some());
+        drop(store);
+        let store = PreconfStore::open(dir.path()).expect("reopen");
+        assert!(store.get(other).expect("read").is_some());
+        assert_eq!(store.next_batch_id().expect("id"), 2);
+    }
 
     #[test]
     fn the_closed_block_survives_reopening_and_never_goes_down() {
