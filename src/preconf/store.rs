@@ -3,9 +3,10 @@
 //!
 //! A batch is durable before any of its preconfirmations is returned, so an acknowledged
 //! preconfirmation survives `kill -9`: its record is appended to the write-ahead log
-//! ([`super::wal`], one `fdatasync`) and its rows are written in one redb transaction that is
-//! durable only every [`CHECKPOINT_EVERY`] batches (then the log is emptied). On open, batches in
-//! the log that redb lost are written again.
+//! ([`super::wal`], one `fdatasync`), and that is all the issuer waits for. A flusher thread
+//! writes logged batches to redb shortly after (several per durable commit) and then empties the
+//! log; until then reads find them in memory. On open, batches in the log that redb lacks are
+//! written again.
 //!
 //! Tables:
 //! - `preconfs`: tx hash → JSON of [`StoredPreconf`] (the signed object without the batch's
@@ -22,15 +23,23 @@
 use super::{
     error::{PreconfError, Result},
     types::SignedPreconfirmation,
-    wal::{CHECKPOINT_EVERY, Wal},
+    wal::Wal,
 };
-use alloy_primitives::{B256, Bytes};
-use redb::{Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use alloy_primitives::{B256, Bytes, map::HashMap};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::{
+    collections::BTreeMap,
     path::Path,
-    sync::{Mutex, PoisonError},
+    sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
+    time::Duration,
 };
+
+/// How long the flusher lets logged batches accumulate before one durable redb commit.
+const FLUSH_DELAY: Duration = Duration::from_millis(20);
+/// Log size past which the flusher rewrites it with just the unflushed batches (under constant
+/// load it may never be empty at a flush).
+const MAX_LOG_BYTES: u64 = 8 * 1024 * 1024;
 
 /// File name of the store inside the datadir.
 pub const STORE_FILE: &str = "preconf.redb";
@@ -63,12 +72,61 @@ pub(crate) struct StoredBatch {
     pub(crate) ml_dsa65: Bytes,
 }
 
+/// A logged batch not yet in redb.
+#[derive(Debug)]
+struct LoggedBatch {
+    batch: StoredBatch,
+    preconfs: Vec<StoredPreconf>,
+}
+
+/// Batches logged but not yet written to redb, readable meanwhile.
+#[derive(Debug, Default)]
+struct Unflushed {
+    batches: BTreeMap<u64, Arc<LoggedBatch>>,
+    /// tx hash → (batch id, position in the batch).
+    by_tx: HashMap<B256, (u64, usize)>,
+    /// Why the flusher stopped, if it did (the log still holds the batches).
+    failed: Option<String>,
+    stopping: bool,
+}
+
+#[derive(Debug)]
+struct Shared {
+    db: redb::Database,
+    /// Lock order: `wal`, then `unflushed`.
+    wal: Mutex<Wal>,
+    unflushed: Mutex<Unflushed>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn wal(&self) -> MutexGuard<'_, Wal> {
+        self.wal.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn unflushed(&self) -> MutexGuard<'_, Unflushed> {
+        self.unflushed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Handle to the store.
 #[derive(Debug)]
 pub struct PreconfStore {
-    db: redb::Database,
-    /// The log, and the batches written since redb was last durable.
-    wal: Mutex<(Wal, u64)>,
+    shared: Arc<Shared>,
+    flusher: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for PreconfStore {
+    /// Writes what is logged to redb before the store goes (a crash leaves it to the log).
+    fn drop(&mut self) {
+        self.shared.unflushed().stopping = true;
+        self.shared.wake.notify_all();
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
+        }
+    }
 }
 
 impl PreconfStore {
@@ -109,15 +167,32 @@ impl PreconfStore {
         }
         // Also drops a torn tail, so later records are appended after valid ones.
         wal.clear()?;
-        Ok(Self {
+        let shared = Arc::new(Shared {
             db,
-            wal: Mutex::new((wal, 0)),
+            wal: Mutex::new(wal),
+            unflushed: Mutex::default(),
+            wake: Condvar::new(),
+        });
+        let flusher = std::thread::Builder::new()
+            .name("preconf-flush".into())
+            .spawn({
+                let shared = shared.clone();
+                move || flush_loop(&shared)
+            })
+            .map_err(PreconfError::store)?;
+        Ok(Self {
+            shared,
+            flusher: Some(flusher),
         })
+    }
+
+    fn db(&self) -> &redb::Database {
+        &self.shared.db
     }
 
     /// The highest block a builder took transactions for, if any.
     pub(crate) fn closed_through(&self) -> Result<Option<u64>> {
-        let txn = self.db.begin_read().map_err(PreconfError::store)?;
+        let txn = self.db().begin_read().map_err(PreconfError::store)?;
         let table = txn.open_table(META).map_err(PreconfError::store)?;
         let value = table.get(CLOSED_THROUGH).map_err(PreconfError::store)?;
         Ok(value.map(|v| v.value()))
@@ -125,7 +200,7 @@ impl PreconfStore {
 
     /// Records durably that a builder took block `number`'s transactions (never lowers it).
     pub(crate) fn record_closed(&self, number: u64) -> Result<()> {
-        let txn = self.db.begin_write().map_err(PreconfError::store)?;
+        let txn = self.db().begin_write().map_err(PreconfError::store)?;
         {
             let mut table = txn.open_table(META).map_err(PreconfError::store)?;
             let current = table
@@ -144,37 +219,40 @@ impl PreconfStore {
 
     /// The id the next batch gets.
     pub(crate) fn next_batch_id(&self) -> Result<u64> {
-        let txn = self.db.begin_read().map_err(PreconfError::store)?;
+        let txn = self.db().begin_read().map_err(PreconfError::store)?;
         let table = txn.open_table(BATCHES).map_err(PreconfError::store)?;
         let last = table.last().map_err(PreconfError::store)?;
         Ok(last.map_or(0, |(k, _)| k.value() + 1))
     }
 
-    /// Writes a batch and its preconfirmations durably: logged and synced, then written to redb
-    /// (durably every [`CHECKPOINT_EVERY`] batches, emptying the log).
+    /// Writes a batch and its preconfirmations durably (logged and synced; redb follows).
     pub(crate) fn write_batch(
         &self,
         id: u64,
         batch: &StoredBatch,
         preconfs: &[StoredPreconf],
     ) -> Result<()> {
-        let mut guard = self.wal.lock().unwrap_or_else(PoisonError::into_inner);
-        let (wal, since_checkpoint) = &mut *guard;
+        let shared = &self.shared;
+        let mut wal = shared.wal();
+        if let Some(reason) = shared.unflushed().failed.clone() {
+            return Err(PreconfError::Store(reason));
+        }
         wal.append(id, batch, preconfs)?;
-        let checkpoint = *since_checkpoint + 1 >= CHECKPOINT_EVERY;
-        let mut txn = self.db.begin_write().map_err(PreconfError::store)?;
-        if !checkpoint {
-            txn.set_durability(Durability::None)
-                .map_err(PreconfError::store)?;
+        // Under the log's lock: the flusher empties the log only when nothing is unflushed.
+        let mut unflushed = shared.unflushed();
+        for (i, stored) in preconfs.iter().enumerate() {
+            unflushed.by_tx.insert(stored.signed.tx_hash, (id, i));
         }
-        insert_batch(&txn, id, batch, preconfs)?;
-        txn.commit().map_err(PreconfError::store)?;
-        if checkpoint {
-            wal.clear()?;
-            *since_checkpoint = 0;
-        } else {
-            *since_checkpoint += 1;
-        }
+        unflushed.batches.insert(
+            id,
+            Arc::new(LoggedBatch {
+                batch: batch.clone(),
+                preconfs: preconfs.to_vec(),
+            }),
+        );
+        drop(unflushed);
+        drop(wal);
+        shared.wake.notify_one();
         Ok(())
     }
 
@@ -189,7 +267,7 @@ impl PreconfStore {
             raw: raw.clone(),
         };
         let json = serde_json::to_vec(&stored).map_err(PreconfError::store)?;
-        let txn = self.db.begin_write().map_err(PreconfError::store)?;
+        let txn = self.db().begin_write().map_err(PreconfError::store)?;
         txn.open_table(FORWARDED)
             .map_err(PreconfError::store)?
             .insert(signed.tx_hash.as_slice(), json.as_slice())
@@ -200,7 +278,19 @@ impl PreconfStore {
     /// The full signed preconfirmation of `tx_hash` (issued here or forwarded) and its raw
     /// transaction.
     pub fn get(&self, tx_hash: B256) -> Result<Option<(SignedPreconfirmation, Bytes)>> {
-        let txn = self.db.begin_read().map_err(PreconfError::store)?;
+        {
+            let unflushed = self.shared.unflushed();
+            if let Some((id, i)) = unflushed.by_tx.get(&tx_hash).copied()
+                && let Some(logged) = unflushed.batches.get(&id)
+                && let Some(stored) = logged.preconfs.get(i)
+            {
+                let mut signed = stored.signed.clone();
+                signed.batch.signature = logged.batch.signature.clone();
+                signed.issuer.ml_dsa65 = logged.batch.ml_dsa65.clone();
+                return Ok(Some((signed, stored.raw.clone())));
+            }
+        }
+        let txn = self.db().begin_read().map_err(PreconfError::store)?;
         let table = txn.open_table(PRECONFS).map_err(PreconfError::store)?;
         let Some(value) = table.get(tx_hash.as_slice()).map_err(PreconfError::store)? else {
             let forwarded = txn.open_table(FORWARDED).map_err(PreconfError::store)?;
@@ -232,7 +322,7 @@ impl PreconfStore {
     /// Every stored promise for blocks `>= from`, in (block, index) order, without the batch
     /// signatures (the issuer only needs positions, hashes and transactions).
     pub(crate) fn promised_from(&self, from: u64) -> Result<Vec<StoredPreconf>> {
-        let txn = self.db.begin_read().map_err(PreconfError::store)?;
+        let txn = self.db().begin_read().map_err(PreconfError::store)?;
         let positions = txn.open_table(POSITIONS).map_err(PreconfError::store)?;
         let table = txn.open_table(PRECONFS).map_err(PreconfError::store)?;
         let mut out = Vec::new();
@@ -245,6 +335,75 @@ impl PreconfStore {
             out.push(serde_json::from_slice(value.value()).map_err(PreconfError::store)?);
         }
         Ok(out)
+    }
+}
+
+/// Writes logged batches to redb, a few at a time in one durable commit, then empties the log
+/// (or, if more were logged meanwhile and it grew large, rewrites it with just those).
+fn flush_loop(shared: &Shared) {
+    loop {
+        {
+            let mut unflushed = shared.unflushed();
+            while unflushed.batches.is_empty() && !unflushed.stopping {
+                unflushed = shared
+                    .wake
+                    .wait(unflushed)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if unflushed.batches.is_empty() || unflushed.failed.is_some() {
+                return;
+            }
+            if !unflushed.stopping {
+                drop(unflushed);
+                std::thread::sleep(FLUSH_DELAY);
+            }
+        }
+        let batches: Vec<(u64, Arc<LoggedBatch>)> = shared
+            .unflushed()
+            .batches
+            .iter()
+            .map(|(id, logged)| (*id, logged.clone()))
+            .collect();
+        let written = shared
+            .db
+            .begin_write()
+            .map_err(PreconfError::store)
+            .and_then(|txn| {
+                for (id, logged) in &batches {
+                    insert_batch(&txn, *id, &logged.batch, &logged.preconfs)?;
+                }
+                txn.commit().map_err(PreconfError::store)
+            });
+        let mut wal = shared.wal();
+        let mut unflushed = shared.unflushed();
+        if let Err(error) = written {
+            tracing::error!(%error, "cannot write preconfirmations to the store; issuing stops");
+            unflushed.failed = Some(error.to_string());
+            return;
+        }
+        for (id, logged) in &batches {
+            unflushed.batches.remove(id);
+            for stored in &logged.preconfs {
+                unflushed.by_tx.remove(&stored.signed.tx_hash);
+            }
+        }
+        let compacted = if unflushed.batches.is_empty() {
+            wal.clear()
+        } else if wal.len() > MAX_LOG_BYTES {
+            wal.rewrite(
+                unflushed
+                    .batches
+                    .iter()
+                    .map(|(id, logged)| (*id, &logged.batch, logged.preconfs.as_slice())),
+            )
+        } else {
+            Ok(())
+        };
+        if let Err(error) = compacted {
+            tracing::error!(%error, "cannot empty the preconfirmation log; issuing stops");
+            unflushed.failed = Some(error.to_string());
+            return;
+        }
     }
 }
 

@@ -2,9 +2,9 @@
 //!
 //! A batch is acknowledged once its record is appended here and `fdatasync`'d (one small
 //! sequential write), rather than after a durable redb commit (which costs about three times as
-//! much). The batch is also written to redb, without an fsync; every [`CHECKPOINT_EVERY`]
-//! batches one redb commit is durable, and the log is emptied. On open, the records of batches
-//! redb lost in a crash are written again ([`super::PreconfStore::open`]).
+//! much). The store's flusher writes logged batches to redb shortly after and then empties the
+//! log. On open, the records of batches redb lacks are written again
+//! ([`super::PreconfStore::open`]).
 //!
 //! Record: `len u32 (big-endian) | keccak256(payload) | payload`, the payload being the JSON of
 //! [`WalRecord`]. A torn or corrupt record ends the log: it was never acknowledged (the append
@@ -24,8 +24,6 @@ use std::{
 
 /// File name of the log inside the datadir.
 pub(super) const WAL_FILE: &str = "preconf.wal";
-/// Batches between durable redb commits (after which the log is emptied).
-pub(crate) const CHECKPOINT_EVERY: u64 = 256;
 /// Largest record accepted when reading (a batch of 512 preconfirmations is about 1.5 MB).
 const MAX_RECORD: usize = 64 * 1024 * 1024;
 
@@ -51,6 +49,7 @@ struct WalRecordRef<'a> {
 #[derive(Debug)]
 pub(crate) struct Wal {
     file: File,
+    path: std::path::PathBuf,
 }
 
 impl Wal {
@@ -66,7 +65,37 @@ impl Wal {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(PreconfError::store)?;
         let records = decode_all(&bytes, &path);
-        Ok((Self { file }, records))
+        Ok((Self { file, path }, records))
+    }
+
+    /// Its size in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.file.metadata().map_or(0, |m| m.len())
+    }
+
+    /// Replaces the log with `records` (written to a new file, synced, renamed over it).
+    pub(crate) fn rewrite<'a>(
+        &mut self,
+        records: impl Iterator<Item = (u64, &'a StoredBatch, &'a [StoredPreconf])>,
+    ) -> Result<()> {
+        let tmp = self.path.with_extension("wal.tmp");
+        let mut out = File::create(&tmp).map_err(PreconfError::store)?;
+        for (id, batch, preconfs) in records {
+            out.write_all(&encode(id, batch, preconfs)?)
+                .map_err(PreconfError::store)?;
+        }
+        out.sync_all().map_err(PreconfError::store)?;
+        std::fs::rename(&tmp, &self.path).map_err(PreconfError::store)?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(PreconfError::store)?;
+        }
+        self.file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(PreconfError::store)?;
+        Ok(())
     }
 
     /// Appends batch `id` and syncs it to disk.
@@ -76,19 +105,9 @@ impl Wal {
         batch: &StoredBatch,
         preconfs: &[StoredPreconf],
     ) -> Result<()> {
-        let record = WalRecordRef {
-            id,
-            batch,
-            preconfs,
-        };
-        let payload = serde_json::to_vec(&record).map_err(PreconfError::store)?;
-        let len = u32::try_from(payload.len())
-            .map_err(|_| PreconfError::Store("batch too large for the log".into()))?;
-        let mut out = Vec::with_capacity(36 + payload.len());
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(keccak256(&payload).as_slice());
-        out.extend_from_slice(&payload);
-        self.file.write_all(&out).map_err(PreconfError::store)?;
+        self.file
+            .write_all(&encode(id, batch, preconfs)?)
+            .map_err(PreconfError::store)?;
         self.file.sync_data().map_err(PreconfError::store)
     }
 
@@ -97,6 +116,23 @@ impl Wal {
         self.file.set_len(0).map_err(PreconfError::store)?;
         self.file.sync_all().map_err(PreconfError::store)
     }
+}
+
+/// One record's bytes.
+fn encode(id: u64, batch: &StoredBatch, preconfs: &[StoredPreconf]) -> Result<Vec<u8>> {
+    let record = WalRecordRef {
+        id,
+        batch,
+        preconfs,
+    };
+    let payload = serde_json::to_vec(&record).map_err(PreconfError::store)?;
+    let len = u32::try_from(payload.len())
+        .map_err(|_| PreconfError::Store("batch too large for the log".into()))?;
+    let mut out = Vec::with_capacity(36 + payload.len());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(keccak256(&payload).as_slice());
+    out.extend_from_slice(&payload);
+    Ok(out)
 }
 
 /// The valid records of `bytes`, up to the first torn or corrupt one.
@@ -172,5 +208,14 @@ mod tests {
         assert_eq!(records.iter().map(|r| r.id).collect::<Vec<_>>(), [0, 1]);
         wal.clear().expect("clear");
         assert_eq!(std::fs::metadata(&path).expect("stat").len(), 0);
+        // Rewritten with some batches, it holds those, and appends go after them.
+        let mut wal = wal;
+        let kept = [batch(5), batch(6)];
+        wal.rewrite(kept.iter().zip([5, 6]).map(|(b, id)| (id, b, &[][..])))
+            .expect("rewrite");
+        wal.append(7, &batch(7), &[]).expect("append");
+        drop(wal);
+        let (_, records) = Wal::open(dir.path()).expect("reopen");
+        assert_eq!(records.iter().map(|r| r.id).collect::<Vec<_>>(), [5, 6, 7]);
     }
 }
