@@ -370,7 +370,7 @@ impl Preconfer {
         let hash = *tx.tx_hash();
         {
             let state = self.state();
-            if let Some(reason) = state.failed.clone() {
+            if let Some(reason) = state.failed.clone().or_else(|| self.inner.store.failed()) {
                 return Err(PreconfError::Store(reason));
             }
             // Before the pool: a refused request goes to the next issuer, which must not find

@@ -77,6 +77,8 @@ pub(crate) struct StoredBatch {
 struct LoggedBatch {
     batch: StoredBatch,
     preconfs: Vec<StoredPreconf>,
+    /// Size of its log record.
+    logged_bytes: u64,
 }
 
 /// Batches logged but not yet written to redb, readable meanwhile.
@@ -85,6 +87,8 @@ struct Unflushed {
     batches: BTreeMap<u64, Arc<LoggedBatch>>,
     /// tx hash → (batch id, position in the batch).
     by_tx: HashMap<B256, (u64, usize)>,
+    /// Log bytes of the batches held here.
+    bytes: u64,
     /// Why the flusher stopped, if it did (the log still holds the batches).
     failed: Option<String>,
     stopping: bool,
@@ -177,7 +181,17 @@ impl PreconfStore {
             .name("preconf-flush".into())
             .spawn({
                 let shared = shared.clone();
-                move || flush_loop(&shared)
+                move || {
+                    // A panicking flusher must stop issuing, not leave batches in memory forever.
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        flush_loop(&shared);
+                    }));
+                    if outcome.is_err() {
+                        tracing::error!("the preconfirmation flusher panicked; issuing stops");
+                        shared.unflushed().failed =
+                            Some("the preconfirmation flusher panicked".into());
+                    }
+                }
             })
             .map_err(PreconfError::store)?;
         Ok(Self {
@@ -188,6 +202,11 @@ impl PreconfStore {
 
     fn db(&self) -> &redb::Database {
         &self.shared.db
+    }
+
+    /// Why the store stopped taking batches, if it did (the log keeps what it acknowledged).
+    pub(crate) fn failed(&self) -> Option<String> {
+        self.shared.unflushed().failed.clone()
     }
 
     /// The highest block a builder took transactions for, if any.
@@ -237,9 +256,17 @@ impl PreconfStore {
         if let Some(reason) = shared.unflushed().failed.clone() {
             return Err(PreconfError::Store(reason));
         }
-        wal.append(id, batch, preconfs)?;
+        let logged_bytes = match wal.append(id, batch, preconfs) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                // Whatever part was written stays: no later record may be appended after it.
+                shared.unflushed().failed = Some(error.to_string());
+                return Err(error);
+            }
+        };
         // Under the log's lock: the flusher empties the log only when nothing is unflushed.
         let mut unflushed = shared.unflushed();
+        unflushed.bytes += logged_bytes;
         for (i, stored) in preconfs.iter().enumerate() {
             unflushed.by_tx.insert(stored.signed.tx_hash, (id, i));
         }
@@ -248,6 +275,7 @@ impl PreconfStore {
             Arc::new(LoggedBatch {
                 batch: batch.clone(),
                 preconfs: preconfs.to_vec(),
+                logged_bytes,
             }),
         );
         drop(unflushed);
@@ -383,25 +411,39 @@ fn flush_loop(shared: &Shared) {
         }
         for (id, logged) in &batches {
             unflushed.batches.remove(id);
+            unflushed.bytes -= logged.logged_bytes;
             for stored in &logged.preconfs {
-                unflushed.by_tx.remove(&stored.signed.tx_hash);
+                let hash = stored.signed.tx_hash;
+                if unflushed.by_tx.get(&hash).is_some_and(|(at, _)| at == id) {
+                    unflushed.by_tx.remove(&hash);
+                }
             }
         }
-        let compacted = if unflushed.batches.is_empty() {
-            wal.clear()
-        } else if wal.len() > MAX_LOG_BYTES {
-            wal.rewrite(
+        // The log's I/O runs with only the log locked (appends wait; reads do not).
+        let keep: Option<Vec<(u64, Arc<LoggedBatch>)>> = if unflushed.batches.is_empty() {
+            None
+        } else if wal.len() > MAX_LOG_BYTES.max(2 * unflushed.bytes) {
+            Some(
                 unflushed
                     .batches
                     .iter()
-                    .map(|(id, logged)| (*id, &logged.batch, logged.preconfs.as_slice())),
+                    .map(|(id, logged)| (*id, logged.clone()))
+                    .collect(),
             )
         } else {
-            Ok(())
+            continue;
+        };
+        drop(unflushed);
+        let compacted = match &keep {
+            None => wal.clear(),
+            Some(keep) => wal.rewrite(
+                keep.iter()
+                    .map(|(id, logged)| (*id, &logged.batch, logged.preconfs.as_slice())),
+            ),
         };
         if let Err(error) = compacted {
             tracing::error!(%error, "cannot empty the preconfirmation log; issuing stops");
-            unflushed.failed = Some(error.to_string());
+            shared.unflushed().failed = Some(error.to_string());
             return;
         }
     }

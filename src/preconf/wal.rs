@@ -7,8 +7,10 @@
 //! ([`super::PreconfStore::open`]).
 //!
 //! Record: `len u32 (big-endian) | keccak256(payload) | payload`, the payload being the JSON of
-//! [`WalRecord`]. A torn or corrupt record ends the log: it was never acknowledged (the append
-//! had not been synced), and nothing after it was written.
+//! [`WalRecord`]. A bad *last* record (cut short, or its checksum wrong) is a torn append that was
+//! never acknowledged, and is dropped. A bad record with more after it, or one whose checksum
+//! holds but whose JSON does not parse, is corruption: opening fails rather than losing
+//! acknowledged batches, and the file is left as it is.
 
 use super::{
     error::{PreconfError, Result},
@@ -24,8 +26,6 @@ use std::{
 
 /// File name of the log inside the datadir.
 pub(super) const WAL_FILE: &str = "preconf.wal";
-/// Largest record accepted when reading (a batch of 512 preconfirmations is about 1.5 MB).
-const MAX_RECORD: usize = 64 * 1024 * 1024;
 
 /// One batch as logged.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,9 +62,13 @@ impl Wal {
             .create(true)
             .open(&path)
             .map_err(PreconfError::store)?;
+        // Its directory entry must survive a power loss too.
+        File::open(datadir)
+            .and_then(|d| d.sync_all())
+            .map_err(PreconfError::store)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(PreconfError::store)?;
-        let records = decode_all(&bytes, &path);
+        let records = decode_all(&bytes, &path)?;
         Ok((Self { file, path }, records))
     }
 
@@ -98,17 +102,17 @@ impl Wal {
         Ok(())
     }
 
-    /// Appends batch `id` and syncs it to disk.
+    /// Appends batch `id` and syncs it to disk; returns the record's size.
     pub(crate) fn append(
         &mut self,
         id: u64,
         batch: &StoredBatch,
         preconfs: &[StoredPreconf],
-    ) -> Result<()> {
-        self.file
-            .write_all(&encode(id, batch, preconfs)?)
-            .map_err(PreconfError::store)?;
-        self.file.sync_data().map_err(PreconfError::store)
+    ) -> Result<u64> {
+        let record = encode(id, batch, preconfs)?;
+        self.file.write_all(&record).map_err(PreconfError::store)?;
+        self.file.sync_data().map_err(PreconfError::store)?;
+        Ok(record.len() as u64)
     }
 
     /// Empties the log (everything in it is durable elsewhere).
@@ -135,38 +139,70 @@ fn encode(id: u64, batch: &StoredBatch, preconfs: &[StoredPreconf]) -> Result<Ve
     Ok(out)
 }
 
-/// The valid records of `bytes`, up to the first torn or corrupt one.
-fn decode_all(bytes: &[u8], path: &Path) -> Vec<WalRecord> {
+/// What one record of the log turned out to be.
+enum Decoded {
+    Record(WalRecord),
+    /// The last record, cut short or with a wrong checksum: an append that was never synced.
+    TornTail,
+    /// A bad record with more after it, or a checksummed one that does not parse.
+    Corrupt(String),
+}
+
+/// The records of `bytes`; a torn tail is dropped, corruption is an error.
+fn decode_all(bytes: &[u8], path: &Path) -> Result<Vec<WalRecord>> {
     let mut records = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
-        let Some(record) = decode_one(&mut rest) else {
-            tracing::warn!(
-                path = %path.display(),
-                dropped_bytes = rest.len(),
-                "the preconfirmation log ends in a torn record (never acknowledged); ignoring it"
-            );
-            break;
-        };
-        records.push(record);
+        let offset = bytes.len() - rest.len();
+        match decode_one(&mut rest) {
+            Decoded::Record(record) => records.push(record),
+            Decoded::TornTail => {
+                tracing::warn!(
+                    path = %path.display(),
+                    dropped_bytes = rest.len(),
+                    "the preconfirmation log ends in a torn record (never acknowledged); ignoring it"
+                );
+                break;
+            }
+            Decoded::Corrupt(reason) => {
+                return Err(PreconfError::Store(format!(
+                    "{} is corrupt at byte {offset} ({reason}) with {} valid batches before it; \
+                     it holds acknowledged preconfirmations, so it is left untouched",
+                    path.display(),
+                    records.len()
+                )));
+            }
+        }
     }
-    records
+    Ok(records)
 }
 
-fn decode_one(rest: &mut &[u8]) -> Option<WalRecord> {
-    let (len, after) = rest.split_first_chunk::<4>()?;
+fn decode_one(rest: &mut &[u8]) -> Decoded {
+    let Some((len, after)) = rest.split_first_chunk::<4>() else {
+        return Decoded::TornTail;
+    };
     let len = u32::from_be_bytes(*len) as usize;
-    if len > MAX_RECORD {
-        return None;
-    }
-    let (hash, after) = after.split_first_chunk::<32>()?;
-    let payload = after.get(..len)?;
+    let Some((hash, after)) = after.split_first_chunk::<32>() else {
+        return Decoded::TornTail;
+    };
+    let Some(payload) = after.get(..len) else {
+        return Decoded::TornTail;
+    };
+    let last = after.len() == len;
     if keccak256(payload) != B256::from(*hash) {
-        return None;
+        return if last {
+            Decoded::TornTail
+        } else {
+            Decoded::Corrupt("checksum mismatch".into())
+        };
     }
-    let record = serde_json::from_slice(payload).ok()?;
-    *rest = &after[len..];
-    Some(record)
+    match serde_json::from_slice(payload) {
+        Ok(record) => {
+            *rest = &after[len..];
+            Decoded::Record(record)
+        }
+        Err(e) => Decoded::Corrupt(format!("record does not parse: {e}")),
+    }
 }
 
 #[cfg(test)]
@@ -197,7 +233,7 @@ mod tests {
         bytes.extend_from_slice(&100u32.to_be_bytes());
         bytes.extend_from_slice(&[7; 40]);
         std::fs::write(&path, &bytes).expect("write");
-        let (wal, records) = Wal::open(dir.path()).expect("reopen");
+        let (mut wal, records) = Wal::open(dir.path()).expect("reopen");
         assert_eq!(records.iter().map(|r| r.id).collect::<Vec<_>>(), [0, 1, 2]);
         // A flipped byte inside a record ends the log there.
         bytes.truncate(whole);
@@ -206,10 +242,17 @@ mod tests {
         std::fs::write(&path, &bytes).expect("write");
         let (_, records) = Wal::open(dir.path()).expect("reopen");
         assert_eq!(records.iter().map(|r| r.id).collect::<Vec<_>>(), [0, 1]);
+        // The same in the first record, with acknowledged ones after it: corruption, an error,
+        // and the file is kept.
+        bytes[last] ^= 1;
+        bytes[40] ^= 1;
+        std::fs::write(&path, &bytes).expect("write");
+        let error = Wal::open(dir.path()).expect_err("corrupt").to_string();
+        assert!(error.contains("corrupt at byte 0"), "{error}");
+        assert_eq!(std::fs::read(&path).expect("read"), bytes);
         wal.clear().expect("clear");
         assert_eq!(std::fs::metadata(&path).expect("stat").len(), 0);
         // Rewritten with some batches, it holds those, and appends go after them.
-        let mut wal = wal;
         let kept = [batch(5), batch(6)];
         wal.rewrite(kept.iter().zip([5, 6]).map(|(b, id)| (id, b, &[][..])))
             .expect("rewrite");
