@@ -89,6 +89,9 @@ struct Unflushed {
     by_tx: HashMap<B256, (u64, usize)>,
     /// Log bytes of the batches held here.
     bytes: u64,
+    /// Preconfirmations other validators issued for requests this node forwarded (not logged:
+    /// the issuer holds the promise durably; this node's copy is written at the next flush).
+    forwarded: HashMap<B256, Arc<StoredPreconf>>,
     /// Why the flusher stopped, if it did (the log still holds the batches).
     failed: Option<String>,
     stopping: bool,
@@ -285,6 +288,10 @@ impl PreconfStore {
     }
 
     /// Records a preconfirmation another validator issued for a request this node forwarded.
+    ///
+    /// Kept in memory and written by the flusher with its next commit (within about
+    /// [`FLUSH_DELAY`]): the promise is durable at its issuer, this is the forwarder's index of
+    /// it, and one fsync per forwarded request would serialise them all.
     pub(crate) fn record_forwarded(
         &self,
         signed: &SignedPreconfirmation,
@@ -294,13 +301,14 @@ impl PreconfStore {
             signed: signed.clone(),
             raw: raw.clone(),
         };
-        let json = serde_json::to_vec(&stored).map_err(PreconfError::store)?;
-        let txn = self.db().begin_write().map_err(PreconfError::store)?;
-        txn.open_table(FORWARDED)
-            .map_err(PreconfError::store)?
-            .insert(signed.tx_hash.as_slice(), json.as_slice())
-            .map_err(PreconfError::store)?;
-        txn.commit().map_err(PreconfError::store)
+        let mut unflushed = self.shared.unflushed();
+        if let Some(reason) = unflushed.failed.clone() {
+            return Err(PreconfError::Store(reason));
+        }
+        unflushed.forwarded.insert(signed.tx_hash, Arc::new(stored));
+        drop(unflushed);
+        self.shared.wake.notify_one();
+        Ok(())
     }
 
     /// The full signed preconfirmation of `tx_hash` (issued here or forwarded) and its raw
@@ -316,6 +324,9 @@ impl PreconfStore {
                 signed.batch.signature = logged.batch.signature.clone();
                 signed.issuer.ml_dsa65 = logged.batch.ml_dsa65.clone();
                 return Ok(Some((signed, stored.raw.clone())));
+            }
+            if let Some(stored) = unflushed.forwarded.get(&tx_hash) {
+                return Ok(Some((stored.signed.clone(), stored.raw.clone())));
             }
         }
         let txn = self.db().begin_read().map_err(PreconfError::store)?;
@@ -372,13 +383,18 @@ fn flush_loop(shared: &Shared) {
     loop {
         {
             let mut unflushed = shared.unflushed();
-            while unflushed.batches.is_empty() && !unflushed.stopping {
+            while unflushed.batches.is_empty()
+                && unflushed.forwarded.is_empty()
+                && !unflushed.stopping
+            {
                 unflushed = shared
                     .wake
                     .wait(unflushed)
                     .unwrap_or_else(PoisonError::into_inner);
             }
-            if unflushed.batches.is_empty() || unflushed.failed.is_some() {
+            if (unflushed.batches.is_empty() && unflushed.forwarded.is_empty())
+                || unflushed.failed.is_some()
+            {
                 return;
             }
             if !unflushed.stopping {
@@ -386,12 +402,17 @@ fn flush_loop(shared: &Shared) {
                 std::thread::sleep(FLUSH_DELAY);
             }
         }
-        let batches: Vec<(u64, Arc<LoggedBatch>)> = shared
-            .unflushed()
-            .batches
-            .iter()
-            .map(|(id, logged)| (*id, logged.clone()))
-            .collect();
+        let (batches, forwarded) = {
+            let unflushed = shared.unflushed();
+            let batches: Vec<(u64, Arc<LoggedBatch>)> = unflushed
+                .batches
+                .iter()
+                .map(|(id, logged)| (*id, logged.clone()))
+                .collect();
+            let forwarded: Vec<Arc<StoredPreconf>> =
+                unflushed.forwarded.values().cloned().collect();
+            (batches, forwarded)
+        };
         let written = shared
             .db
             .begin_write()
@@ -399,6 +420,15 @@ fn flush_loop(shared: &Shared) {
             .and_then(|txn| {
                 for (id, logged) in &batches {
                     insert_batch(&txn, *id, &logged.batch, &logged.preconfs)?;
+                }
+                if !forwarded.is_empty() {
+                    let mut table = txn.open_table(FORWARDED).map_err(PreconfError::store)?;
+                    for stored in &forwarded {
+                        let json = serde_json::to_vec(&**stored).map_err(PreconfError::store)?;
+                        table
+                            .insert(stored.signed.tx_hash.as_slice(), json.as_slice())
+                            .map_err(PreconfError::store)?;
+                    }
                 }
                 txn.commit().map_err(PreconfError::store)
             });
@@ -408,6 +438,9 @@ fn flush_loop(shared: &Shared) {
             tracing::error!(%error, "cannot write preconfirmations to the store; issuing stops");
             unflushed.failed = Some(error.to_string());
             return;
+        }
+        for stored in &forwarded {
+            unflushed.forwarded.remove(&stored.signed.tx_hash);
         }
         for (id, logged) in &batches {
             unflushed.batches.remove(id);
