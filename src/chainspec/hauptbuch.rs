@@ -116,6 +116,16 @@ impl HauptbuchConfig {
                     "duplicate validator key".into(),
                 ));
             }
+            if validator.preconf.is_some()
+                && self.validators[..i]
+                    .iter()
+                    .any(|v| v.preconf == validator.preconf)
+            {
+                return Err(invalid(
+                    &format!("validators[{i}].preconf"),
+                    "duplicate preconfirmation keys (each validator signs with its own)".into(),
+                ));
+            }
         }
         Ok(())
     }

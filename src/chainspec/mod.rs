@@ -397,6 +397,24 @@ mod tests {
     }
 
     #[test]
+    fn two_validators_with_the_same_preconfirmation_keys_are_rejected() {
+        let preconf = r#"{"ed25519":"0x0101010101010101010101010101010101010101010101010101010101010101","mlDsa65Hash":"0x0202020202020202020202020202020202020202020202020202020202020202"}"#;
+        let validator = |key: u8| {
+            format!(
+                r#"{{"publicKey":"0x{}","address":"127.0.0.1:1","preconf":{preconf}}}"#,
+                format!("{key:02x}").repeat(32)
+            )
+        };
+        let spec = format!(
+            r#"{{"config":{{"chainId":1}},"alloc":{{}},"hauptbuch":{{"validators":[{},{}]}}}}"#,
+            validator(3),
+            validator(4)
+        );
+        let err = ChainSpec::from_json(&spec).expect_err("shared keys must be rejected");
+        assert!(err.to_string().contains("validators[1].preconf"), "{err}");
+    }
+
+    #[test]
     fn execution_apis_genesis_hash_matches() {
         let text = include_str!("../../tests/fixtures/execution-apis/genesis.json");
         let spec = ChainSpec::from_json(text).expect("execution-apis genesis parses");

@@ -12,14 +12,32 @@ pub struct DumpGenesisCommand {
     /// Replace the validator set: `<publicKey>@<host:port>` (from `keygen`), repeatable, in order.
     #[arg(long = "validator", value_name = "KEY@HOST:PORT", value_parser = crate::node::parse_bootnode)]
     validators: Vec<crate::node::Bootnode>,
-    /// Preconfirmation key files (`keygen --preconf`) of the validators, one per `--validator`,
-    /// in the same order: their public keys become `hauptbuch.validators[].preconf`, which lets
-    /// the network issue preconfirmations.
+    /// Preconfirmation keys of the validators, one per `--validator`, in the same order: each a
+    /// file holding the JSON `keygen --preconf` printed (public keys only) or the key file itself.
+    /// They become `hauptbuch.validators[].preconf`, which lets the network issue
+    /// preconfirmations.
     #[arg(long = "preconf-key", value_name = "FILE", requires = "validators")]
     preconf_keys: Vec<std::path::PathBuf>,
     /// Replace the block time (`hauptbuch.blockTimeMs`).
     #[arg(long = "block-time-ms", value_name = "MS")]
     block_time_ms: Option<u64>,
+}
+
+/// The public preconfirmation keys in `path`: `keygen --preconf`'s output, or its key file.
+fn preconf_keys(path: &std::path::Path) -> eyre::Result<crate::chainspec::PreconfKeys> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| eyre::eyre!("cannot read --preconf-key {}: {e}", path.display()))?;
+    if let Ok(keys) = serde_json::from_str(&text) {
+        return Ok(keys);
+    }
+    Ok(crate::preconf::IssuerKeys::load_or_create(path, false)
+        .map_err(|e| {
+            eyre::eyre!(
+                "--preconf-key {} is neither the JSON `keygen --preconf` printed nor a key file: {e}",
+                path.display()
+            )
+        })?
+        .chainspec_keys())
 }
 
 impl DumpGenesisCommand {
@@ -53,8 +71,7 @@ impl DumpGenesisCommand {
                         "address": v.address,
                     });
                     if let Some(path) = self.preconf_keys.get(i) {
-                        let keys = crate::preconf::IssuerKeys::load_or_create(path, false)?;
-                        entry["preconf"] = serde_json::to_value(keys.chainspec_keys())?;
+                        entry["preconf"] = serde_json::to_value(preconf_keys(path)?)?;
                     }
                     validators.push(entry);
                 }

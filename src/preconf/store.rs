@@ -454,6 +454,9 @@ fn flush_loop(shared: &Shared) {
         }
         // The log's I/O runs with only the log locked (appends wait; reads do not).
         let keep: Option<Vec<(u64, Arc<LoggedBatch>)>> = if unflushed.batches.is_empty() {
+            if wal.len() == 0 {
+                continue;
+            }
             None
         } else if wal.len() > MAX_LOG_BYTES.max(2 * unflushed.bytes) {
             Some(

@@ -73,8 +73,15 @@ fn network_with(dir: &Path, n: usize, preconf: bool) -> (String, Vec<(String, u1
             let (ok, stdout, stderr) = run(&["keygen", "--preconf", "--output", file]);
             assert!(ok, "keygen --preconf failed: {stderr}");
             assert!(stdout.contains("mlDsa65Hash"), "{stdout}");
+            // dump-genesis takes the printed public keys (or, for odd validators, the key file).
+            let public = dir.join(format!("preconf{i}.json"));
+            std::fs::write(&public, &stdout).expect("write public keys");
             args.push("--preconf-key".into());
-            args.push(file.to_string());
+            args.push(if i % 2 == 0 {
+                public.to_str().expect("utf-8").to_string()
+            } else {
+                file.to_string()
+            });
         }
         validators.push((key, port));
     }
