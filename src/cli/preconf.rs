@@ -71,22 +71,41 @@ impl PreconfCommand {
             _ => None,
         };
         let issuer = chain.as_ref().map(|c| c.issuer(&preconf)).transpose()?;
-        let trusted: Option<IssuerKeysJson> = match &args.keys {
-            Some(path) => {
-                let text = read(path, "keys")?;
-                match parse::<IssuerKeysJson>("keys", &text) {
-                    Ok(keys) => Some(keys),
-                    Err(_) => {
-                        let caps: serde_json::Value = parse("keys", &text)?;
+        let mut trusted: Option<IssuerKeysJson> = None;
+        let mut network_issuer: Option<String> = None;
+        if let Some(path) = &args.keys {
+            let text = read(path, "keys")?;
+            match parse::<IssuerKeysJson>("keys", &text) {
+                Ok(keys) => trusted = Some(keys),
+                Err(_) => {
+                    let caps: serde_json::Value = parse("keys", &text)?;
+                    let issuers: Vec<crate::chainspec::PreconfKeys> = caps
+                        .get("issuers")
+                        .map(|v| parse("keys", &v.to_string()))
+                        .transpose()?
+                        .unwrap_or_default();
+                    if issuers.is_empty() {
                         let keys = caps.get("keys").cloned().ok_or_else(|| {
                             eyre::eyre!("{}: neither keys nor hb_capabilities", path.display())
                         })?;
-                        Some(parse("keys", &keys.to_string())?)
+                        trusted = Some(parse("keys", &keys.to_string())?);
+                    } else if issuers.contains(&preconf.issuer.chainspec_keys()) {
+                        // A validator network: any validator's keys, in its turn.
+                        network_issuer = Some(format!(
+                            "keys of one of the {} issuing validators",
+                            issuers.len()
+                        ));
+                    } else {
+                        eyre::bail!(
+                            "the preconfirmation's keys are none of the {} issuers in {}",
+                            issuers.len(),
+                            path.display()
+                        );
                     }
                 }
             }
-            None => None,
-        };
+        }
+        let issuer = issuer.or(network_issuer);
         let verdict = verify(&preconf, proof.as_ref(), trusted.as_ref())?;
         println!(
             "signatures: valid (ed25519 {}, ML-DSA-65 batch {}{})",

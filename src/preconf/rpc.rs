@@ -31,6 +31,10 @@ pub struct CapabilitiesJson {
     pub features: Vec<&'static str>,
     /// Preconfirmation issuer keys (`null` when preconfirmations are off).
     pub keys: Option<IssuerKeysJson>,
+    /// On a validator network: the keys of every validator that issues in its turn (from the
+    /// chainspec), any of which may have signed a preconfirmation this node returns.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub issuers: Vec<crate::chainspec::PreconfKeys>,
     /// Algorithms, by purpose.
     pub algorithms: Algorithms,
 }
@@ -78,7 +82,18 @@ fn enabled(preconf: Option<&Preconfer>) -> Result<&Preconfer, RpcError> {
 }
 
 /// `hb_capabilities`.
-pub fn capabilities(chain_id: u64, preconf: Option<&Preconfer>, da: bool) -> CapabilitiesJson {
+pub fn capabilities(
+    spec: &crate::chainspec::ChainSpec,
+    preconf: Option<&Preconfer>,
+    da: bool,
+) -> CapabilitiesJson {
+    let chain_id = spec.chain_id;
+    let validators = &spec.hauptbuch.validators;
+    let issuers = if preconf.is_some() && validators.len() > 1 {
+        validators.iter().filter_map(|v| v.preconf).collect()
+    } else {
+        Vec::new()
+    };
     let mut features = Vec::new();
     if preconf.is_some() {
         features.extend(["preconfirmations", "inclusionProofs"]);
@@ -91,6 +106,7 @@ pub fn capabilities(chain_id: u64, preconf: Option<&Preconfer>, da: bool) -> Cap
         chain_id: U64::from(chain_id),
         features,
         keys: preconf.map(|p| p.keys().public()),
+        issuers,
         algorithms: Algorithms {
             preconfirmation: "ed25519",
             batch: "ML-DSA-65 (FIPS 204)",

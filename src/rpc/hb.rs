@@ -124,10 +124,9 @@ impl HbRpc {
 #[jsonrpsee::core::async_trait]
 impl HbApiServer for HbRpc {
     fn capabilities(&self) -> RpcResult<CapabilitiesJson> {
-        let chain_id = self.engine.spec().chain_id;
         let da = self.da_dir.is_some();
         Ok(preconf_rpc::capabilities(
-            chain_id,
+            self.engine.spec(),
             self.preconf.as_ref(),
             da,
         ))

@@ -448,6 +448,24 @@ async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_pro
     assert!(ok, "{stdout}{stderr}");
     assert!(stdout.contains("keys of validator 0x"), "{stdout}");
     assert!(stdout.contains("honoured"), "{stdout}");
+    // Or against the issuers hb_capabilities lists (any node's answer will do).
+    let caps: serde_json::Value = nodes[(*target + 1) % 4]
+        .client()
+        .request("hb_capabilities", rpc_params![])
+        .await
+        .expect("capabilities");
+    assert_eq!(caps["issuers"].as_array().map(Vec::len), Some(4), "{caps}");
+    let caps_file = dir.path().join("caps.json");
+    std::fs::write(&caps_file, caps.to_string()).expect("write");
+    let (ok, stdout, stderr) = run(&[
+        "preconf",
+        "verify",
+        preconf_file.to_str().expect("utf-8"),
+        "--keys",
+        caps_file.to_str().expect("utf-8"),
+    ]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("issuing validators"), "{stdout}");
     // Against another chainspec's validators the keys are nobody's.
     std::fs::create_dir_all(dir.path().join("other")).expect("dir");
     let (other, _) = network_with(&dir.path().join("other"), 1, true);
@@ -724,6 +742,45 @@ fn startup_errors_name_the_problem() {
     let (ok, _, stderr) = run(&["dump-genesis", "--validator", "0x1234@127.0.0.1:1"]);
     assert!(!ok);
     assert!(stderr.contains("not an ed25519 public key"), "{stderr}");
+}
+
+#[test]
+fn a_validator_without_its_listed_preconfirmation_keys_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (spec, validators) = network_with(dir.path(), 2, true);
+    let datadir = dir.path().join("node0");
+    let key_file = datadir.join("preconf.key");
+    let start = || {
+        let (ok, _, stderr) = run(&[
+            "node",
+            "--chain",
+            &spec,
+            "--datadir",
+            datadir.to_str().expect("utf-8"),
+            "--validator.key",
+            &validators[0].0,
+        ]);
+        (ok, stderr)
+    };
+    // Another key than the chainspec lists: both are named.
+    std::fs::remove_file(&key_file).expect("remove");
+    let key = key_file.to_str().expect("utf-8");
+    assert!(run(&["keygen", "--preconf", "--output", key]).0);
+    let (ok, stderr) = start();
+    assert!(!ok);
+    assert!(
+        stderr.contains("is not the one the chainspec lists") && stderr.contains("preconf.key"),
+        "{stderr}"
+    );
+    // No key file: not created behind the operator's back, the path is named.
+    std::fs::remove_file(&key_file).expect("remove");
+    let (ok, stderr) = start();
+    assert!(!ok);
+    assert!(stderr.contains("preconf.key"), "{stderr}");
+    assert!(
+        !key_file.exists(),
+        "no key is generated for a listed validator"
+    );
 }
 
 #[test]
