@@ -67,6 +67,18 @@ pub(super) struct ValidatorRole {
     unposted_bound: Option<consensus::UnpostedBound>,
 }
 
+impl FollowerRole {
+    /// This node's p2p key.
+    pub(super) fn public_key(&self) -> PublicKey {
+        self.key.public_key()
+    }
+
+    /// The validator set it follows.
+    pub(super) fn validators(&self) -> &Arc<ValidatorSet> {
+        &self.validators
+    }
+}
+
 impl ValidatorRole {
     /// This validator's key.
     pub(super) fn public_key(&self) -> PublicKey {
@@ -408,6 +420,7 @@ pub(super) async fn start_follower(
     role: FollowerRole,
     engine: Engine,
     pool: TxPool,
+    preconf: Option<ForwarderTask>,
 ) -> eyre::Result<ValidatorHandles> {
     let FollowerRole { key, validators } = role;
     let spec = engine.spec().clone();
@@ -430,6 +443,8 @@ pub(super) async fn start_follower(
     let backfill = network.register(channels::BACKFILL, CHANNEL_QUOTA);
     let transactions = network.register(channels::TRANSACTIONS, CHANNEL_QUOTA);
     let hello = network.register(channels::HELLO, CHANNEL_QUOTA);
+    // Preconfirmation requests go to the validators and their answers come back here.
+    let preconf = preconf.map(|task| (task, network.register(channels::PRECONF, CHANNEL_QUOTA)));
     // Validators send votes and simplex requests to every peer; a message on a channel not
     // registered closes the connection, so these are registered and dropped.
     let ignored = [channels::VOTES, channels::RESOLVER]
@@ -441,6 +456,11 @@ pub(super) async fn start_follower(
         });
     }
     check_chainspec(context, &spec, &validators, false, hello).await?;
+    if let Some((task, channel)) = preconf {
+        context
+            .child("preconf_forwarder")
+            .spawn(move |_| task.run(channel));
+    }
     context.child("tx_gossip").spawn({
         let (engine, pool) = (engine.clone(), pool);
         move |context| consensus::gossip::run(context, engine, pool, transactions)

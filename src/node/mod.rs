@@ -172,6 +172,27 @@ impl NodeCommand {
             }
             _ => (None, None, None),
         };
+        // A full node following a network that issues preconfirmations forwards requests to it
+        // and keeps the answers (its own store) for hb_getPreconfirmation and hb_preconfStatus.
+        let (follower_preconf, follower_task) = match &role {
+            consensus::Role::Follower(follower)
+                if !self.preconf.disable
+                    && follower.validators().len() > 1
+                    && follower.validators().issues_preconfirmations() =>
+            {
+                let store = std::sync::Arc::new(crate::preconf::PreconfStore::open(&datadir)?);
+                let reader = crate::preconf::status::PreconfReader::new(engine.clone(), store);
+                let (forwarder, task) = crate::preconf::Forwarder::follower(
+                    follower.public_key(),
+                    reader.clone(),
+                    spec.chain_id,
+                    pool.clone(),
+                    follower.validators().clone(),
+                );
+                (Some((reader, forwarder)), Some(task))
+            }
+            _ => (None, None),
+        };
         let validator_preconf = preconf.clone().map(|issuer| consensus::ValidatorPreconf {
             issuer,
             network: network_preconf,
@@ -197,6 +218,7 @@ impl NodeCommand {
                     *role,
                     engine.clone(),
                     pool.clone(),
+                    follower_task,
                 )
                 .await?,
             ),
@@ -229,9 +251,10 @@ impl NodeCommand {
             hb: {
                 let hb = HbRpc::new(engine.clone(), da.da_dir.clone())
                     .with_unposted_bound(da.unposted_bound.clone());
-                match &preconf {
-                    Some(preconf) => hb.with_preconf(preconf.clone(), forwarder),
-                    None => hb,
+                match (&preconf, follower_preconf) {
+                    (Some(preconf), _) => hb.with_preconf(preconf.clone(), forwarder),
+                    (None, Some((reader, forwarder))) => hb.with_forwarding(reader, forwarder),
+                    (None, None) => hb,
                 }
             },
             hb_withdrawals: crate::withdrawals::rpc::WithdrawalsRpc::new(engine.clone()),

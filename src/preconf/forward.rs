@@ -17,7 +17,7 @@
 //! reply:   0x01 | id u64 | kind u8 | body
 //!          kind 0: the preconfirmation (JSON)   kind 1: pool error: code i32 | message
 //!          kind 2: refused: message            kind 3: not issuing (ask the next issuer)
-//!          kind 4: failed: message
+//!          kind 4: failed: message             kind 5: no issuer within the wait: message
 //! ```
 //!
 //! A forwarded preconfirmation is checked before it is answered (both signatures, its
@@ -31,7 +31,7 @@
 //!   that view is nullified instead, the leader proposes another height and its promises for
 //!   `h + 1` are broken: the node reports them `violated`, never silently.
 
-use super::{PreconfError, Preconfer, Result, SignedPreconfirmation};
+use super::{PreconfError, Preconfer, Result, SignedPreconfirmation, status::PreconfReader};
 use crate::{
     consensus::{PublicKey, ValidatorSet},
     txpool::{CODE_INTERNAL, CODE_INVALID_TX, TxPool},
@@ -109,6 +109,7 @@ enum Reply {
     Refused(String),
     NotIssuing,
     Failed(String),
+    Unavailable(String),
 }
 
 impl Reply {
@@ -119,6 +120,7 @@ impl Reply {
             Err(PreconfError::Refused(reason)) => Self::Refused(reason),
             // A stopping issuer is not issuing: the request goes on to the next one.
             Err(PreconfError::NotIssuing | PreconfError::Stopped) => Self::NotIssuing,
+            Err(PreconfError::Unavailable(reason)) => Self::Unavailable(reason),
             Err(other) => Self::Failed(other.to_string()),
         }
     }
@@ -145,6 +147,10 @@ impl Reply {
                 out.push(4);
                 out.extend_from_slice(message.as_bytes());
             }
+            Self::Unavailable(message) => {
+                out.push(5);
+                out.extend_from_slice(message.as_bytes());
+            }
         }
         out
     }
@@ -164,6 +170,7 @@ impl Reply {
             2 => Self::Refused(text()),
             3 => Self::NotIssuing,
             4 => Self::Failed(text()),
+            5 => Self::Unavailable(text()),
             _ => return None,
         })
     }
@@ -195,15 +202,23 @@ struct Outbound {
     reply: oneshot::Sender<Reply>,
 }
 
-/// Sends preconfirmation requests to whoever issues now: this node's own issuer while it leads,
-/// the leading validator otherwise. Cloning is cheap.
+/// Sends preconfirmation requests to whoever issues now: on a validator, its own issuer while it
+/// leads, the leading validator otherwise; on a full node (which sees no views), a validator,
+/// which relays the request to the leader. Cloning is cheap.
 #[derive(Clone)]
 pub struct Forwarder {
     me: PublicKey,
-    local: Preconfer,
+    /// This validator's issuer (`None` on a full node).
+    local: Option<Preconfer>,
+    /// Where answers are recorded and read back.
+    reader: PreconfReader,
+    chain_id: u64,
     pool: TxPool,
     validators: Arc<ValidatorSet>,
-    routes: Routes,
+    /// The next block's issuer (validators); `None` on a full node, which relays.
+    routes: Option<Routes>,
+    /// Which validator a full node asks next.
+    next_relay: Arc<std::sync::atomic::AtomicUsize>,
     outbound: mpsc::Sender<Outbound>,
     wait: Duration,
 }
@@ -221,7 +236,8 @@ pub struct ForwarderTask {
     /// This node's issuer; `None` on a validator that does not issue (`--preconf.disable`),
     /// which answers every request "not issuing".
     local: Option<Preconfer>,
-    /// Only validators' requests are served.
+    /// Validators' requests are served by `local`; others' (full nodes') relayed through this.
+    relay: Option<Forwarder>,
     validators: Arc<ValidatorSet>,
     outbound: mpsc::Receiver<Outbound>,
 }
@@ -244,24 +260,54 @@ impl Forwarder {
         let (outbound, requests) = mpsc::channel(OUTBOUND_CAPACITY);
         let forwarder = Self {
             me,
-            local: local.clone(),
+            reader: local.reader(),
+            chain_id: local.chain_id(),
+            local: Some(local.clone()),
             pool,
             validators,
-            routes,
+            routes: Some(routes),
+            next_relay: Arc::default(),
             outbound,
             wait: ISSUER_WAIT,
         };
         let task = ForwarderTask {
             local: Some(local),
+            relay: Some(forwarder.clone()),
             validators: forwarder.validators.clone(),
             outbound: requests,
         };
         (forwarder, task)
     }
 
-    /// This node's issuer (its store answers for forwarded preconfirmations too).
-    pub fn local(&self) -> &Preconfer {
-        &self.local
+    /// A forwarder for full node `me`: it asks the validators in turn, which relay to the
+    /// leader; answers are recorded in `reader`'s store.
+    pub fn follower(
+        me: PublicKey,
+        reader: PreconfReader,
+        chain_id: u64,
+        pool: TxPool,
+        validators: Arc<ValidatorSet>,
+    ) -> (Self, ForwarderTask) {
+        let (outbound, requests) = mpsc::channel(OUTBOUND_CAPACITY);
+        let forwarder = Self {
+            me,
+            local: None,
+            reader,
+            chain_id,
+            pool,
+            validators: validators.clone(),
+            routes: None,
+            next_relay: Arc::default(),
+            outbound,
+            wait: ISSUER_WAIT + REPLY_TIMEOUT,
+        };
+        let task = ForwarderTask {
+            local: None,
+            relay: None,
+            validators,
+            outbound: requests,
+        };
+        (forwarder, task)
     }
 
     /// Gets `raw` preconfirmed by the validator issuing now (this one or the leader).
@@ -278,24 +324,65 @@ impl Forwarder {
             }
         }
         // Asked again (a retry after a lost answer): the promise already made.
-        if let Some((signed, _)) = self.local.store().get(keccak256(&raw))? {
+        if let Some((signed, _)) = self.reader.store().get(keccak256(&raw))? {
             return Ok(signed);
         }
+        match &self.routes {
+            Some(routes) => self.send_routed(routes, raw).await,
+            None => self.send_relayed(raw).await,
+        }
+    }
+
+    /// A full node: asks the validators in turn until one answers with a preconfirmation or a
+    /// refusal (each relays to the leader; one that does not issue says so).
+    async fn send_relayed(&self, raw: Bytes) -> Result<SignedPreconfirmation> {
+        let keys = self.validators.keys();
+        let start = self
+            .next_relay
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut last_error = String::new();
         let deadline = tokio::time::Instant::now() + self.wait;
-        let mut routes = self.routes.subscribe();
+        for attempt in 0..keys.len() {
+            let Some(peer) = keys.get((start + attempt) % keys.len()) else {
+                break;
+            };
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            match self.forward(peer, None, &raw, self.wait).await {
+                Err(PreconfError::NotIssuing | PreconfError::Stopped) => {
+                    last_error = format!("validator {peer} does not issue");
+                }
+                Err(PreconfError::Unavailable(reason)) => last_error = reason,
+                other => return other,
+            }
+        }
+        Err(PreconfError::Unavailable(format!(
+            "no validator relayed the request ({last_error})"
+        )))
+    }
+
+    /// A validator: sends to whoever leads the next block, waiting for a leader if none issues.
+    async fn send_routed(&self, routes: &Routes, raw: Bytes) -> Result<SignedPreconfirmation> {
+        let deadline = tokio::time::Instant::now() + self.wait;
+        let mut routes = routes.subscribe();
         let mut last_error = "no validator leads the next block yet".to_string();
         loop {
             let route = routes.borrow_and_update().clone();
             if let Some(route) = route {
                 let answer = if route.issuer == self.me {
-                    self.local.send(raw.clone()).await
+                    match &self.local {
+                        Some(local) => local.send(raw.clone()).await,
+                        None => Err(PreconfError::NotIssuing),
+                    }
                 } else if deadline.saturating_duration_since(tokio::time::Instant::now())
                     < REPLY_TIMEOUT
                 {
                     // Too late to wait for an answer: a promise made now could be lost.
                     break;
                 } else {
-                    self.forward(&route, &raw).await
+                    self.forward(&route.issuer, Some(route.block), &raw, REPLY_TIMEOUT)
+                        .await
                 };
                 match answer {
                     Err(PreconfError::NotIssuing | PreconfError::Stopped) => {
@@ -318,9 +405,15 @@ impl Forwarder {
         )))
     }
 
-    /// Sends `raw` to `route`'s issuer and checks what comes back.
-    async fn forward(&self, route: &Route, raw: &Bytes) -> Result<SignedPreconfirmation> {
-        let peer = &route.issuer;
+    /// Sends `raw` to `peer` (the issuer of `block`, or with `None` a validator that relays)
+    /// and checks what comes back within `timeout`.
+    async fn forward(
+        &self,
+        peer: &PublicKey,
+        block: Option<u64>,
+        raw: &Bytes,
+        timeout: Duration,
+    ) -> Result<SignedPreconfirmation> {
         let (reply, answer) = oneshot::channel();
         let outbound = Outbound {
             peer: peer.clone(),
@@ -331,7 +424,7 @@ impl Forwarder {
             return Err(PreconfError::Stopped);
         }
         // Not connected, or the reply was lost: try again (maybe another issuer).
-        let Ok(Ok(reply)) = tokio::time::timeout(REPLY_TIMEOUT, answer).await else {
+        let Ok(Ok(reply)) = tokio::time::timeout(timeout, answer).await else {
             return Err(PreconfError::Unavailable(format!(
                 "validator {peer} did not answer"
             )));
@@ -339,18 +432,17 @@ impl Forwarder {
         match reply {
             Reply::Issued(signed) => {
                 // A bad answer is the issuer's fault, not the wallet's: ask again.
-                if let Err(error) = self.check_forwarded(route, raw, &signed) {
+                if let Err(error) = self.check_forwarded(peer, block, raw, &signed) {
                     tracing::warn!(%peer, %error, "dropping a bad forwarded preconfirmation");
                     return Err(PreconfError::Unavailable(format!(
                         "validator {peer} answered with a bad preconfirmation: {error}"
                     )));
                 }
                 let signed = *signed;
-                let store = self.local.clone();
-                let (record, raw) = (signed.clone(), raw.clone());
-                tokio::task::spawn_blocking(move || store.record_forwarded(record, &raw))
-                    .await
-                    .map_err(|e| PreconfError::Store(e.to_string()))??;
+                match &self.local {
+                    Some(local) => local.record_forwarded(signed.clone(), raw)?,
+                    None => self.reader.store().record_forwarded(&signed, raw)?,
+                }
                 Ok(signed)
             }
             // Only the pool's codes pass (a peer could send any).
@@ -364,41 +456,50 @@ impl Forwarder {
             }),
             Reply::Refused(reason) => Err(PreconfError::Refused(reason)),
             Reply::NotIssuing => Err(PreconfError::NotIssuing),
+            Reply::Unavailable(reason) => Err(PreconfError::Unavailable(format!(
+                "validator {peer}: {reason}"
+            ))),
             Reply::Failed(reason) => Err(PreconfError::Store(format!(
                 "issuing validator {peer} failed: {reason}"
             ))),
         }
     }
 
-    /// A forwarded preconfirmation must be for `raw`, on this chain, in the route's block,
-    /// signed by the route issuer's keys from the chainspec, with both signatures valid.
+    /// A forwarded preconfirmation must be for `raw`, on this chain, with both signatures
+    /// valid; asked of the issuer of `block`, it must promise that block under the issuer's keys
+    /// from the chainspec; relayed (`None`), under some validator's keys.
     fn check_forwarded(
         &self,
-        route: &Route,
+        peer: &PublicKey,
+        block: Option<u64>,
         raw: &Bytes,
         signed: &SignedPreconfirmation,
     ) -> Result<()> {
-        let peer = &route.issuer;
         let keys = signed.issuer.chainspec_keys();
-        if self.validators.preconf_keys(peer) != Some(keys) {
+        let signer_ok = match block {
+            Some(_) => self.validators.preconf_keys(peer) == Some(keys),
+            None => self.validators.preconf_issuer(&keys).is_some(),
+        };
+        if !signer_ok {
             return Err(PreconfError::invalid(
                 "forwarded preconfirmation",
                 format!("its keys are not the chainspec's keys of validator {peer}"),
             ));
         }
-        if signed.tx_hash != keccak256(raw) || signed.chain_id.to::<u64>() != self.local.chain_id()
-        {
+        if signed.tx_hash != keccak256(raw) || signed.chain_id.to::<u64>() != self.chain_id {
             return Err(PreconfError::invalid(
                 "forwarded preconfirmation",
                 "it is for another transaction or chain",
             ));
         }
-        if signed.block_number.to::<u64>() != route.block {
+        if let Some(block) = block
+            && signed.block_number.to::<u64>() != block
+        {
             return Err(PreconfError::invalid(
                 "forwarded preconfirmation",
                 format!(
-                    "it promises block {}, the issuer leads block {}",
-                    signed.block_number, route.block
+                    "it promises block {}, the issuer leads block {block}",
+                    signed.block_number
                 ),
             ));
         }
@@ -412,6 +513,7 @@ impl ForwarderTask {
     pub fn refusing(validators: Arc<ValidatorSet>) -> Self {
         Self {
             local: None,
+            relay: None,
             validators,
             outbound: mpsc::channel(1).1,
         }
@@ -458,14 +560,24 @@ impl ForwarderTask {
                 message = receiver.recv() => {
                     let Ok((peer, message)) = message else { return };
                     match split_message(message.as_ref()) {
-                        Some((REQUEST, id, raw)) if self.validators.contains(&peer) => {
+                        Some((REQUEST, id, raw)) => {
                             let raw = Bytes::copy_from_slice(raw);
-                            let (local, answers) = (self.local.clone(), answers_tx.clone());
+                            // A validator asks this node's issuer; a full node has its request
+                            // relayed to the leader.
+                            let (local, relay) = if self.validators.contains(&peer) {
+                                (self.local.clone(), None)
+                            } else {
+                                (None, self.relay.clone())
+                            };
+                            let answers = answers_tx.clone();
                             let permit = serving.clone().try_acquire_owned().ok();
                             tokio::spawn(async move {
-                                let reply = match (local, permit) {
-                                    (Some(local), Some(_permit)) => {
+                                let reply = match (local, relay, permit) {
+                                    (Some(local), _, Some(_permit)) => {
                                         Reply::of(local.send(raw).await)
+                                    }
+                                    (None, Some(relay), Some(_permit)) => {
+                                        Reply::of(relay.send(raw).await)
                                     }
                                     // Not issuing, or too busy to: ask the next one.
                                     _ => Reply::NotIssuing,
@@ -486,7 +598,7 @@ impl ForwarderTask {
                                 }
                             }
                         }
-                        Some(_) => tracing::debug!(%peer, "ignoring a preconfirmation request from a non-validator"),
+                        Some(_) => {}
                         None => tracing::warn!(%peer, "dropping a malformed preconfirmation message"),
                     }
                 }
@@ -512,6 +624,7 @@ mod tests {
             Reply::Refused("nonce".into()),
             Reply::NotIssuing,
             Reply::Failed("disk full".into()),
+            Reply::Unavailable("no leader".into()),
         ] {
             let bytes = reply.encode(7);
             let (tag, id, body) = split_message(&bytes).expect("splits");

@@ -183,7 +183,7 @@ struct Request {
 struct Inner {
     chain_id: u64,
     keys: IssuerKeys,
-    store: PreconfStore,
+    store: Arc<PreconfStore>,
     engine: Engine,
     pool: TxPool,
     config: PreconfConfig,
@@ -300,7 +300,7 @@ impl Preconfer {
             inner: Arc::new(Inner {
                 chain_id: engine.spec().chain_id,
                 keys,
-                store,
+                store: Arc::new(store),
                 engine,
                 pool,
                 config,
@@ -325,6 +325,11 @@ impl Preconfer {
     /// The store of issued preconfirmations.
     pub fn store(&self) -> &PreconfStore {
         &self.inner.store
+    }
+
+    /// Reads of this node's preconfirmations (issued here or forwarded) against the chain.
+    pub fn reader(&self) -> super::status::PreconfReader {
+        super::status::PreconfReader::new(self.inner.engine.clone(), self.inner.store.clone())
     }
 
     /// The engine the issuer follows.

@@ -4,7 +4,7 @@
 use super::{
     PreconfError, Preconfer,
     inclusion::InclusionProof,
-    status::PreconfStatusJson,
+    status::{PreconfReader, PreconfStatusJson},
     types::{IssuerKeysJson, SignedPreconfirmation},
 };
 use crate::rpc::error::{RpcError, RpcResult};
@@ -75,9 +75,10 @@ impl From<PreconfError> for RpcError {
 const NOT_ENABLED: &str = "preconfirmations are not enabled on this node (validators issue \
                            them: a --dev node, or every validator of a network whose chainspec \
                            lists each validator's keys in hauptbuch.validators[].preconf, unless \
-                           started with --preconf.disable; full nodes do not forward them yet)";
+                           started with --preconf.disable; a full node following such a network \
+                           over p2p forwards them)";
 
-fn enabled(preconf: Option<&Preconfer>) -> Result<&Preconfer, RpcError> {
+fn enabled<T>(preconf: Option<&T>) -> Result<&T, RpcError> {
     preconf.ok_or_else(|| RpcError::Server(NOT_ENABLED.into()))
 }
 
@@ -85,17 +86,19 @@ fn enabled(preconf: Option<&Preconfer>) -> Result<&Preconfer, RpcError> {
 pub fn capabilities(
     spec: &crate::chainspec::ChainSpec,
     preconf: Option<&Preconfer>,
+    forwards: bool,
     da: bool,
 ) -> CapabilitiesJson {
     let chain_id = spec.chain_id;
     let validators = &spec.hauptbuch.validators;
-    let issuers = if preconf.is_some() && validators.len() > 1 {
+    let serves = preconf.is_some() || forwards;
+    let issuers = if serves && validators.len() > 1 {
         validators.iter().filter_map(|v| v.preconf).collect()
     } else {
         Vec::new()
     };
     let mut features = Vec::new();
-    if preconf.is_some() {
+    if serves {
         features.extend(["preconfirmations", "inclusionProofs"]);
     }
     if da {
@@ -123,7 +126,10 @@ pub async fn send(preconf: Option<&Preconfer>, raw: Bytes) -> RpcResult<SignedPr
 }
 
 /// `hb_getPreconfirmation`.
-pub fn get(preconf: Option<&Preconfer>, hash: B256) -> RpcResult<Option<SignedPreconfirmation>> {
+pub fn get(
+    preconf: Option<&PreconfReader>,
+    hash: B256,
+) -> RpcResult<Option<SignedPreconfirmation>> {
     let found = enabled(preconf)?
         .store()
         .get(hash)
@@ -132,13 +138,13 @@ pub fn get(preconf: Option<&Preconfer>, hash: B256) -> RpcResult<Option<SignedPr
 }
 
 /// `hb_preconfStatus`.
-pub fn status(preconf: Option<&Preconfer>, hash: B256) -> RpcResult<Option<PreconfStatusJson>> {
+pub fn status(preconf: Option<&PreconfReader>, hash: B256) -> RpcResult<Option<PreconfStatusJson>> {
     Ok(enabled(preconf)?.status(hash).map_err(RpcError::from)?)
 }
 
 /// `hb_getInclusionProof`.
 pub fn inclusion_proof(
-    preconf: Option<&Preconfer>,
+    preconf: Option<&PreconfReader>,
     hash: B256,
     da_dir: Option<&Path>,
 ) -> RpcResult<Option<InclusionProof>> {

@@ -2,15 +2,16 @@
 //! answer after a restart is the same as before it.
 
 use super::{
-    Preconfer,
+    PreconfStore,
     error::Result,
     inclusion::{DaLocationJson, InclusionProof},
 };
+use crate::engine::Engine;
 use alloy_consensus::Block;
 use alloy_eips::Encodable2718;
 use alloy_primitives::{B256, U64};
 use serde::Serialize;
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
 /// The finality of a preconfirmation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,7 +45,29 @@ pub struct PreconfStatusJson {
     pub included_tx_hash: Option<B256>,
 }
 
-impl Preconfer {
+/// Reads a node's preconfirmations (issued there or forwarded through it) against its chain.
+/// Cloning is cheap.
+#[derive(Debug, Clone)]
+pub struct PreconfReader {
+    engine: Engine,
+    store: Arc<PreconfStore>,
+}
+
+impl PreconfReader {
+    /// A reader of `store` against `engine`'s chain.
+    pub fn new(engine: Engine, store: Arc<PreconfStore>) -> Self {
+        Self { engine, store }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &PreconfStore {
+        &self.store
+    }
+
+    fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// The canonical block `number`, if sealed.
     fn sealed_block(
         &self,

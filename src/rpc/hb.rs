@@ -5,7 +5,7 @@ use crate::{
     engine::Engine,
     preconf::{
         Forwarder, Preconfer, SignedPreconfirmation, inclusion::InclusionProof, rpc as preconf_rpc,
-        rpc::CapabilitiesJson, status::PreconfStatusJson,
+        rpc::CapabilitiesJson, status::PreconfReader, status::PreconfStatusJson,
     },
     rpc::error::{RpcError, RpcResult},
 };
@@ -88,6 +88,8 @@ pub struct HbRpc {
     da_dir: Option<PathBuf>,
     /// The preconfirmation issuer, when this node issues them.
     preconf: Option<Preconfer>,
+    /// Reads of the preconfirmations issued here or forwarded through this node.
+    reader: Option<PreconfReader>,
     /// On a validator network: sends requests to whichever validator issues now.
     forwarder: Option<Forwarder>,
     /// The bound block production honours, when this node posts to DA.
@@ -101,6 +103,7 @@ impl HbRpc {
             engine,
             da_dir,
             preconf: None,
+            reader: None,
             forwarder: None,
             unposted_bound: None,
         }
@@ -115,8 +118,17 @@ impl HbRpc {
     /// Serves the preconfirmation methods from `preconf`; on a validator network, requests go
     /// through `forwarder` to the validator issuing now.
     pub fn with_preconf(mut self, preconf: Preconfer, forwarder: Option<Forwarder>) -> Self {
+        self.reader = Some(preconf.reader());
         self.preconf = Some(preconf);
         self.forwarder = forwarder;
+        self
+    }
+
+    /// A full node: requests go through `forwarder` to the validators, and the answers it
+    /// recorded are read back through `reader`.
+    pub fn with_forwarding(mut self, reader: PreconfReader, forwarder: Forwarder) -> Self {
+        self.reader = Some(reader);
+        self.forwarder = Some(forwarder);
         self
     }
 }
@@ -128,6 +140,7 @@ impl HbApiServer for HbRpc {
         Ok(preconf_rpc::capabilities(
             self.engine.spec(),
             self.preconf.as_ref(),
+            self.forwarder.is_some(),
             da,
         ))
     }
@@ -140,16 +153,16 @@ impl HbApiServer for HbRpc {
     }
 
     fn get_preconfirmation(&self, hash: B256) -> RpcResult<Option<SignedPreconfirmation>> {
-        preconf_rpc::get(self.preconf.as_ref(), hash)
+        preconf_rpc::get(self.reader.as_ref(), hash)
     }
 
     fn preconf_status(&self, hash: B256) -> RpcResult<Option<PreconfStatusJson>> {
-        preconf_rpc::status(self.preconf.as_ref(), hash)
+        preconf_rpc::status(self.reader.as_ref(), hash)
     }
 
     fn get_inclusion_proof(&self, hash: B256) -> RpcResult<Option<InclusionProof>> {
         let da_dir = self.da_dir.as_deref();
-        preconf_rpc::inclusion_proof(self.preconf.as_ref(), hash, da_dir)
+        preconf_rpc::inclusion_proof(self.reader.as_ref(), hash, da_dir)
     }
 
     async fn subscribe(

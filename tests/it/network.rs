@@ -354,9 +354,26 @@ async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_pro
     let dir = tempfile::tempdir().expect("tempdir");
     let (spec, validators) = network_with(dir.path(), 4, true);
     let da = DaServer::start(dir.path());
+    // A full node following over p2p forwards requests too.
+    let (follower_key, follower_port, followers) = follower(dir.path());
+    let follower_flags = ["--p2p.followers", followers.as_str()];
     let nodes: Vec<NodeProcess> = (0..4)
-        .map(|i| start_validator_with(dir.path(), i, &spec, &validators[i], &da, &[]))
+        .map(|i| start_validator_with(dir.path(), i, &spec, &validators[i], &da, &follower_flags))
         .collect();
+    let follower_port = follower_port.to_string();
+    let full = NodeProcess::start(
+        &dir.path().join("follower"),
+        &[
+            "--chain",
+            &spec,
+            "--p2p.key",
+            &follower_key,
+            "--p2p.addr",
+            "127.0.0.1",
+            "--p2p.port",
+            &follower_port,
+        ],
+    );
     wait_for_height(&nodes[0], 2, "the network to finalize block 2").await;
     let chainspec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&spec).expect("read chainspec"))
@@ -510,6 +527,37 @@ async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_pro
         assert_eq!(preconf_error.to_string(), eth_error.to_string());
     }
 
+    // Through the full node: a validator relays the request to the leader; the full node checks
+    // the answer (a validator's keys) and answers for it afterwards.
+    wait_for_height(&full, 2, "the full node to follow").await;
+    let via_full: SignedPreconfirmation = full
+        .client()
+        .request(
+            "hb_sendPreconfTransaction",
+            rpc_params![raw_transfer(2, 5, to, 1)],
+        )
+        .await
+        .expect("preconfirmation through the full node");
+    let keys = serde_json::to_value(via_full.issuer.chainspec_keys()).expect("json");
+    assert!(listed.contains(&keys), "signed by a validator");
+    let fetched: Option<SignedPreconfirmation> = full
+        .client()
+        .request("hb_getPreconfirmation", rpc_params![via_full.tx_hash])
+        .await
+        .expect("get");
+    assert_eq!(fetched.as_ref(), Some(&via_full));
+    let status = eventually("the full node to see the promise kept", || async {
+        let status: serde_json::Value = full
+            .client()
+            .request("hb_preconfStatus", rpc_params![via_full.tx_hash])
+            .await
+            .expect("status");
+        let status = status["status"].as_str().expect("status").to_string();
+        (status == "soft" || status == "firm").then_some(status)
+    })
+    .await;
+    assert!(status == "soft" || status == "firm");
+
     // SIGKILL the issuer as soon as it answers: the promise is kept (it proposed in time) or,
     // once another validator seals the block, reported violated with a proof; never left open.
     let mut nodes: Vec<Option<NodeProcess>> = nodes.into_iter().map(Some).collect();
@@ -535,7 +583,7 @@ async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_pro
             &spec,
             &validators[0],
             &da,
-            &[],
+            &follower_flags,
         ));
     }
     let client = node(&nodes, 0).client();
