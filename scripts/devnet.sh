@@ -94,6 +94,7 @@ done
 "$BIN" node --chain "$DIR/chainspec.json" --datadir "$DIR/full" \
   --p2p.key "$DIR/full/p2p.key" --p2p.addr 127.0.0.1 --p2p.port $((P2P_PORT + N)) \
   --http --http.port $((RPC_PORT + N)) --ws --ws.port $((RPC_PORT + 1000 + N)) \
+  --http.api eth,net,web3,txpool,hb --ws.api eth,net,web3,hb \
   --da.url "http://127.0.0.1:$DA_PORT" --da.auth-token-file "$DIR/da/auth/admin.token" \
   > "$DIR/full.log" 2>&1 &
 echo "$! full" >> "$DIR/pids"
