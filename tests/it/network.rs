@@ -9,6 +9,7 @@
 use crate::{
     common::binary,
     node::{NodeProcess, eventually, raw_transfer},
+    preconf::{preconfirm, settled},
 };
 use alloy_primitives::{Address, B256, U64};
 use alloy_rpc_types_eth::Block;
@@ -426,15 +427,7 @@ async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_pro
             .await
             .expect("get");
         assert_eq!(fetched.as_ref(), Some(preconf));
-        let status = eventually("the promised block to be sealed", || async {
-            let status: serde_json::Value = client
-                .request("hb_preconfStatus", rpc_params![preconf.tx_hash])
-                .await
-                .expect("status");
-            let status = status["status"].as_str().expect("status").to_string();
-            (status != "preconfirmed").then_some(status)
-        })
-        .await;
+        let status = settled(&client, preconf.tx_hash).await;
         assert!(
             status == "soft" || status == "firm",
             "block {} index {}: {status}",
@@ -453,10 +446,12 @@ async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_pro
     let (preconf_file, proof_file) = (dir.path().join("p.json"), dir.path().join("proof.json"));
     std::fs::write(&preconf_file, serde_json::to_string(last).expect("json")).expect("write");
     std::fs::write(&proof_file, proof.to_string()).expect("write");
-    let (ok, stdout, stderr) = run(&[
-        "preconf",
-        "verify",
-        preconf_file.to_str().expect("utf-8"),
+    let verify_last = |extra: &[&str]| {
+        let mut args = vec!["preconf", "verify", preconf_file.to_str().expect("utf-8")];
+        args.extend(extra);
+        run(&args)
+    };
+    let (ok, stdout, stderr) = verify_last(&[
         "--proof",
         proof_file.to_str().expect("utf-8"),
         "--chain",
@@ -474,25 +469,13 @@ async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_pro
     assert_eq!(caps["issuers"].as_array().map(Vec::len), Some(4), "{caps}");
     let caps_file = dir.path().join("caps.json");
     std::fs::write(&caps_file, caps.to_string()).expect("write");
-    let (ok, stdout, stderr) = run(&[
-        "preconf",
-        "verify",
-        preconf_file.to_str().expect("utf-8"),
-        "--keys",
-        caps_file.to_str().expect("utf-8"),
-    ]);
+    let (ok, stdout, stderr) = verify_last(&["--keys", caps_file.to_str().expect("utf-8")]);
     assert!(ok, "{stdout}{stderr}");
     assert!(stdout.contains("issuing validators"), "{stdout}");
     // Against another chainspec's validators the keys are nobody's.
     std::fs::create_dir_all(dir.path().join("other")).expect("dir");
     let (other, _) = network_with(&dir.path().join("other"), 1, true);
-    let (ok, stdout, stderr) = run(&[
-        "preconf",
-        "verify",
-        preconf_file.to_str().expect("utf-8"),
-        "--chain",
-        &other,
-    ]);
+    let (ok, stdout, stderr) = verify_last(&["--chain", &other]);
     assert!(!ok, "{stdout}");
     assert!(
         stderr.contains("no validator's preconfirmation keys"),
@@ -508,36 +491,26 @@ async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_pro
         alloy_primitives::Bytes::from(tx.into_inner().encoded_2718())
     };
     for node in &nodes {
-        let preconf_error = node
-            .client()
-            .request::<serde_json::Value, _>(
-                "hb_sendPreconfTransaction",
-                rpc_params![wrong_chain.clone()],
-            )
-            .await
-            .expect_err("refused");
-        let eth_error = node
-            .client()
-            .request::<serde_json::Value, _>(
-                "eth_sendRawTransaction",
-                rpc_params![wrong_chain.clone()],
-            )
-            .await
-            .expect_err("refused");
-        assert_eq!(preconf_error.to_string(), eth_error.to_string());
+        let refusal = |method: &'static str| {
+            let (client, raw) = (node.client(), wrong_chain.clone());
+            async move {
+                client
+                    .request::<serde_json::Value, _>(method, rpc_params![raw])
+                    .await
+                    .expect_err("refused")
+                    .to_string()
+            }
+        };
+        assert_eq!(
+            refusal("hb_sendPreconfTransaction").await,
+            refusal("eth_sendRawTransaction").await
+        );
     }
 
     // Through the full node: a validator relays the request to the leader; the full node checks
     // the answer (a validator's keys) and answers for it afterwards.
     wait_for_height(&full, 2, "the full node to follow").await;
-    let via_full: SignedPreconfirmation = full
-        .client()
-        .request(
-            "hb_sendPreconfTransaction",
-            rpc_params![raw_transfer(2, 5, to, 1)],
-        )
-        .await
-        .expect("preconfirmation through the full node");
+    let via_full = preconfirm(&full.client(), raw_transfer(2, 5, to, 1)).await;
     let keys = serde_json::to_value(via_full.issuer.chainspec_keys()).expect("json");
     assert!(listed.contains(&keys), "signed by a validator");
     let fetched: Option<SignedPreconfirmation> = full
@@ -546,29 +519,13 @@ async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_pro
         .await
         .expect("get");
     assert_eq!(fetched.as_ref(), Some(&via_full));
-    let status = eventually("the full node to see the promise kept", || async {
-        let status: serde_json::Value = full
-            .client()
-            .request("hb_preconfStatus", rpc_params![via_full.tx_hash])
-            .await
-            .expect("status");
-        let status = status["status"].as_str().expect("status").to_string();
-        (status == "soft" || status == "firm").then_some(status)
-    })
-    .await;
-    assert!(status == "soft" || status == "firm");
+    let status = settled(&full.client(), via_full.tx_hash).await;
+    assert!(status == "soft" || status == "firm", "{status}");
 
     // SIGKILL the issuer as soon as it answers: the promise is kept (it proposed in time) or,
     // once another validator seals the block, reported violated with a proof; never left open.
     let mut nodes: Vec<Option<NodeProcess>> = nodes.into_iter().map(Some).collect();
-    let preconf: SignedPreconfirmation = node(&nodes, 0)
-        .client()
-        .request(
-            "hb_sendPreconfTransaction",
-            rpc_params![raw_transfer(1, 5, to, 1)],
-        )
-        .await
-        .expect("preconfirmation");
+    let preconf = preconfirm(&node(&nodes, 0).client(), raw_transfer(1, 5, to, 1)).await;
     let keys = serde_json::to_value(preconf.issuer.chainspec_keys()).expect("json");
     let issuer = listed
         .iter()
@@ -587,18 +544,7 @@ async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_pro
         ));
     }
     let client = node(&nodes, 0).client();
-    let status = eventually(
-        "the promised block to be sealed without its issuer",
-        || async {
-            let status: serde_json::Value = client
-                .request("hb_preconfStatus", rpc_params![preconf.tx_hash])
-                .await
-                .expect("status");
-            let status = status["status"].as_str().expect("status").to_string();
-            (status != "preconfirmed").then_some(status)
-        },
-    )
-    .await;
+    let status = settled(&client, preconf.tx_hash).await;
     assert!(
         ["soft", "firm", "violated"].contains(&status.as_str()),
         "issuer {issuer} killed: {status}"

@@ -26,7 +26,7 @@ use jsonrpsee::{
 use serde_json::Value;
 use std::{path::Path, process::Command, time::Duration};
 
-async fn preconfirm(client: &HttpClient, raw: Bytes) -> SignedPreconfirmation {
+pub(crate) async fn preconfirm(client: &HttpClient, raw: Bytes) -> SignedPreconfirmation {
     client
         .request("hb_sendPreconfTransaction", rpc_params![raw])
         .await
@@ -41,7 +41,7 @@ async fn status_of(client: &HttpClient, hash: B256) -> Value {
 }
 
 /// Waits until the promise's block is sealed and returns the status then.
-async fn settled(client: &HttpClient, hash: B256) -> String {
+pub(crate) async fn settled(client: &HttpClient, hash: B256) -> String {
     eventually("the promised block to be sealed", || async {
         let status = status_of(client, hash).await;
         let status = status["status"]
