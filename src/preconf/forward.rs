@@ -21,8 +21,9 @@
 //! ```
 //!
 //! A forwarded preconfirmation is checked before it is answered (both signatures, its
-//! transaction, and that its keys are the chainspec's keys of the validator that answered) and
-//! recorded in this node's store, so `hb_getPreconfirmation` and `hb_preconfStatus` answer on
+//! transaction, and that its keys are the chainspec's keys of the leader asked, for its block; a
+//! full node, which sees no views, checks that they are some validator's and that the block is
+//! just ahead of its chain) and recorded in this node's store, so `hb_getPreconfirmation` and `hb_preconfStatus` answer on
 //! the node the wallet talks to.
 //!
 //! # Assumptions
@@ -45,8 +46,16 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub const ISSUER_WAIT: Duration = Duration::from_secs(5);
 /// How long a forwarded request waits for the issuer's answer.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(3);
-/// Pause before asking again when the issuer was not (yet) issuing and no newer route came.
+/// Pause before asking again when the issuer was not (yet) issuing and no newer route came;
+/// doubled on each retry up to [`MAX_RETRY_AFTER`].
 const RETRY_AFTER: Duration = Duration::from_millis(20);
+const MAX_RETRY_AFTER: Duration = Duration::from_millis(200);
+/// Full nodes' requests relayed at once (each may wait [`ISSUER_WAIT`] for a leader).
+const MAX_RELAYING: usize = 64;
+/// How far ahead of a full node's head a relayed promise may be (it cannot check the leader).
+const MAX_BLOCKS_AHEAD: u64 = 64;
+/// Latest expiry a relayed promise may carry, from now.
+const MAX_EXPIRY: Duration = Duration::from_secs(3600);
 /// Requests waiting to be sent.
 const OUTBOUND_CAPACITY: usize = 4096;
 /// Peers' requests being answered at once; more wait in the channel (bounded by its quota).
@@ -346,12 +355,14 @@ impl Forwarder {
             let Some(peer) = keys.get((start + attempt) % keys.len()) else {
                 break;
             };
-            if tokio::time::Instant::now() >= deadline {
+            // A relay may wait a whole issuer wait: start one only with time for its answer.
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if remaining < ISSUER_WAIT {
                 break;
             }
-            match self.forward(peer, None, &raw, self.wait).await {
+            match self.forward(peer, None, &raw, remaining).await {
                 Err(PreconfError::NotIssuing | PreconfError::Stopped) => {
-                    last_error = format!("validator {peer} does not issue");
+                    last_error = format!("validator {peer} did not relay the request");
                 }
                 Err(PreconfError::Unavailable(reason)) => last_error = reason,
                 other => return other,
@@ -367,6 +378,7 @@ impl Forwarder {
         let deadline = tokio::time::Instant::now() + self.wait;
         let mut routes = routes.subscribe();
         let mut last_error = "no validator leads the next block yet".to_string();
+        let mut pause = RETRY_AFTER;
         loop {
             let route = routes.borrow_and_update().clone();
             if let Some(route) = route {
@@ -392,12 +404,20 @@ impl Forwarder {
                     other => return other,
                 }
             }
-            // A newer route, or (the issuer may not have seen the proposal yet) a short pause.
-            let retry = tokio::time::Instant::now() + RETRY_AFTER;
+            // A newer route, or (the issuer may not have seen the proposal yet) a pause that
+            // grows while the route stays the same.
+            let retry = tokio::time::Instant::now() + pause;
             if retry >= deadline {
                 break;
             }
-            let _ = tokio::time::timeout_at(retry, routes.changed()).await;
+            if tokio::time::timeout_at(retry, routes.changed())
+                .await
+                .is_ok()
+            {
+                pause = RETRY_AFTER;
+            } else {
+                pause = (pause * 2).min(MAX_RETRY_AFTER);
+            }
         }
         Err(PreconfError::Unavailable(format!(
             "none within {:?} ({last_error})",
@@ -439,9 +459,14 @@ impl Forwarder {
                     )));
                 }
                 let signed = *signed;
-                match &self.local {
-                    Some(local) => local.record_forwarded(signed.clone(), raw)?,
-                    None => self.reader.store().record_forwarded(&signed, raw)?,
+                let recorded = match &self.local {
+                    Some(local) => local.record_forwarded(signed.clone(), raw),
+                    None => self.reader.store().record_forwarded(&signed, raw),
+                };
+                // The promise stands at its issuer: the wallet gets it even if this node's
+                // copy cannot be kept.
+                if let Err(error) = recorded {
+                    tracing::warn!(%error, tx = %signed.tx_hash, "cannot keep a forwarded preconfirmation");
                 }
                 Ok(signed)
             }
@@ -460,7 +485,7 @@ impl Forwarder {
                 "validator {peer}: {reason}"
             ))),
             Reply::Failed(reason) => Err(PreconfError::Store(format!(
-                "issuing validator {peer} failed: {reason}"
+                "validator {peer} failed: {reason}"
             ))),
         }
     }
@@ -483,8 +508,33 @@ impl Forwarder {
         if !signer_ok {
             return Err(PreconfError::invalid(
                 "forwarded preconfirmation",
-                format!("its keys are not the chainspec's keys of validator {peer}"),
+                match block {
+                    Some(_) => format!("its keys are not the chainspec's keys of validator {peer}"),
+                    None => "its keys are no validator's in the chainspec".to_string(),
+                },
             ));
+        }
+        if block.is_none() {
+            // Relayed: the full node cannot tell which leader issues, but a promise must be for
+            // a block just ahead of its chain and expire within the hour.
+            let head = self
+                .reader
+                .head_number()
+                .map_err(|e| PreconfError::Store(e.to_string()))?;
+            let number = signed.block_number.to::<u64>();
+            let latest_expiry = super::issuer::now_ms() + MAX_EXPIRY.as_millis() as u64;
+            if number <= head
+                || number > head + MAX_BLOCKS_AHEAD
+                || signed.expiry_ms.to::<u64>() > latest_expiry
+            {
+                return Err(PreconfError::invalid(
+                    "forwarded preconfirmation",
+                    format!(
+                        "it promises block {number} (this node's head is {head}) with expiry {}",
+                        signed.expiry_ms
+                    ),
+                ));
+            }
         }
         if signed.tx_hash != keccak256(raw) || signed.chain_id.to::<u64>() != self.chain_id {
             return Err(PreconfError::invalid(
@@ -530,6 +580,7 @@ impl ForwarderTask {
         let (answers_tx, mut answers) = mpsc::unbounded_channel::<(PublicKey, Vec<u8>)>();
         let mut pending: HashMap<u64, (PublicKey, oneshot::Sender<Reply>)> = HashMap::default();
         let serving = Arc::new(tokio::sync::Semaphore::new(MAX_SERVING));
+        let relaying = Arc::new(tokio::sync::Semaphore::new(MAX_RELAYING));
         // Ids start at random, so a late reply to a previous run's request matches nothing.
         let mut next_id = {
             let mut seed = [0u8; 8];
@@ -564,13 +615,13 @@ impl ForwarderTask {
                             let raw = Bytes::copy_from_slice(raw);
                             // A validator asks this node's issuer; a full node has its request
                             // relayed to the leader.
-                            let (local, relay) = if self.validators.contains(&peer) {
-                                (self.local.clone(), None)
+                            let (local, relay, permits) = if self.validators.contains(&peer) {
+                                (self.local.clone(), None, &serving)
                             } else {
-                                (None, self.relay.clone())
+                                (None, self.relay.clone(), &relaying)
                             };
                             let answers = answers_tx.clone();
-                            let permit = serving.clone().try_acquire_owned().ok();
+                            let permit = permits.clone().try_acquire_owned().ok();
                             tokio::spawn(async move {
                                 let reply = match (local, relay, permit) {
                                     (Some(local), _, Some(_permit)) => {
@@ -579,8 +630,10 @@ impl ForwarderTask {
                                     (None, Some(relay), Some(_permit)) => {
                                         Reply::of(relay.send(raw).await)
                                     }
-                                    // Not issuing, or too busy to: ask the next one.
-                                    _ => Reply::NotIssuing,
+                                    (Some(_), _, None) | (None, Some(_), None) => {
+                                        Reply::Unavailable("too busy; try again".into())
+                                    }
+                                    (None, None, _) => Reply::NotIssuing,
                                 };
                                 let _ = answers.send((peer, reply.encode(id)));
                             });

@@ -75,8 +75,8 @@ impl From<PreconfError> for RpcError {
 const NOT_ENABLED: &str = "preconfirmations are not enabled on this node (validators issue \
                            them: a --dev node, or every validator of a network whose chainspec \
                            lists each validator's keys in hauptbuch.validators[].preconf, unless \
-                           started with --preconf.disable; a full node following such a network \
-                           over p2p forwards them)";
+                           started with --preconf.disable; a full node following a network of \
+                           several such validators over p2p forwards them)";
 
 fn enabled<T>(preconf: Option<&T>) -> Result<&T, RpcError> {
     preconf.ok_or_else(|| RpcError::Server(NOT_ENABLED.into()))
@@ -92,7 +92,8 @@ pub fn capabilities(
     let chain_id = spec.chain_id;
     let validators = &spec.hauptbuch.validators;
     let serves = preconf.is_some() || forwards;
-    let issuers = if serves && validators.len() > 1 {
+    // Only where requests go to the network's leaders (not a --dev node on a network's spec).
+    let issuers = if forwards && validators.len() > 1 {
         validators.iter().filter_map(|v| v.preconf).collect()
     } else {
         Vec::new()

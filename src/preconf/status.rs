@@ -68,6 +68,15 @@ impl PreconfReader {
         &self.engine
     }
 
+    /// The number of this node's head block.
+    pub(crate) fn head_number(&self) -> Result<u64> {
+        Ok(self
+            .engine
+            .head()
+            .map_err(|e| super::PreconfError::Store(e.to_string()))?
+            .number)
+    }
+
     /// The canonical block `number`, if sealed.
     fn sealed_block(
         &self,

@@ -440,7 +440,15 @@ fn flush_loop(shared: &Shared) {
             return;
         }
         for stored in &forwarded {
-            unflushed.forwarded.remove(&stored.signed.tx_hash);
+            // Unless a newer copy replaced it meanwhile (that one is written next time).
+            let hash = stored.signed.tx_hash;
+            if unflushed
+                .forwarded
+                .get(&hash)
+                .is_some_and(|current| Arc::ptr_eq(current, stored))
+            {
+                unflushed.forwarded.remove(&hash);
+            }
         }
         for (id, logged) in &batches {
             unflushed.batches.remove(id);

@@ -170,6 +170,16 @@ impl HbApiServer for HbRpc {
         pending: PendingSubscriptionSink,
         kind: String,
     ) -> SubscriptionResult {
+        if self.preconf.is_none() && self.forwarder.is_some() {
+            pending
+                .reject(jsonrpsee::types::ErrorObjectOwned::from(RpcError::Server(
+                    "a full node forwards preconfirmations but does not stream them; subscribe \
+                     on a validator"
+                        .into(),
+                )))
+                .await;
+            return Ok(());
+        }
         preconf_rpc::subscribe(self.preconf.as_ref(), pending, kind).await
     }
 
