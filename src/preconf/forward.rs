@@ -336,10 +336,24 @@ impl Forwarder {
         if let Some((signed, _)) = self.reader.store().get(keccak256(&raw))? {
             return Ok(signed);
         }
-        match &self.routes {
+        let started = std::time::Instant::now();
+        let result = match &self.routes {
             Some(routes) => self.send_routed(routes, raw).await,
             None => self.send_relayed(raw).await,
-        }
+        };
+        // What happens to requests on a network, and how long they take (waits for a window
+        // included): the gap between leaders' windows shows here.
+        let outcome = match &result {
+            Ok(_) => "issued",
+            Err(PreconfError::Pool { .. }) => "pool_error",
+            Err(PreconfError::Refused(_)) => "refused",
+            Err(PreconfError::Unavailable(_)) => "unavailable",
+            Err(_) => "failed",
+        };
+        metrics::counter!("hauptbuch_preconf_network_requests_total", "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("hauptbuch_preconf_network_request_seconds").record(started.elapsed());
+        result
     }
 
     /// A full node: asks the validators in turn until one answers with a preconfirmation or a
