@@ -37,6 +37,7 @@ use crate::{
     consensus::{PublicKey, ValidatorSet},
     txpool::{CODE_INTERNAL, CODE_INVALID_TX, TxPool},
 };
+use alloy_consensus::{TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Bytes, keccak256, map::HashMap};
 use commonware_p2p::{Receiver, Recipients, Sender};
 use std::{sync::Arc, time::Duration};
@@ -323,22 +324,14 @@ impl Forwarder {
     pub async fn send(&self, raw: Bytes) -> Result<SignedPreconfirmation> {
         // Malformed and unsigned input fails here, without a round trip. A transaction gossip
         // brought here already is the issuer's to judge.
-        match self.pool.recover_raw(&raw) {
-            Ok(_) | Err(crate::txpool::PoolError::AlreadyKnown) => {}
-            Err(error) => {
-                return Err(PreconfError::Pool {
-                    code: error.code(),
-                    message: error.to_string(),
-                });
-            }
-        }
+        let recovered = super::issuer::recover_for_pool(&self.pool, &raw)?;
         // Asked again (a retry after a lost answer): the promise already made.
         if let Some((signed, _)) = self.reader.store().get(keccak256(&raw))? {
             return Ok(signed);
         }
         let started = std::time::Instant::now();
         let result = match &self.routes {
-            Some(routes) => self.send_routed(routes, raw).await,
+            Some(routes) => self.send_routed(routes, raw, recovered).await,
             None => self.send_relayed(raw).await,
         };
         // What happens to requests on a network, and how long they take (waits for a window
@@ -388,7 +381,12 @@ impl Forwarder {
     }
 
     /// A validator: sends to whoever leads the next block, waiting for a leader if none issues.
-    async fn send_routed(&self, routes: &Routes, raw: Bytes) -> Result<SignedPreconfirmation> {
+    async fn send_routed(
+        &self,
+        routes: &Routes,
+        raw: Bytes,
+        recovered: Option<Recovered<TxEnvelope>>,
+    ) -> Result<SignedPreconfirmation> {
         let deadline = tokio::time::Instant::now() + self.wait;
         let mut routes = routes.subscribe();
         let mut last_error = "no validator leads the next block yet".to_string();
@@ -398,7 +396,7 @@ impl Forwarder {
             if let Some(route) = route {
                 let answer = if route.issuer == self.me {
                     match &self.local {
-                        Some(local) => local.send(raw.clone()).await,
+                        Some(local) => local.send_recovered(raw.clone(), recovered.clone()).await,
                         None => Err(PreconfError::NotIssuing),
                     }
                 } else if deadline.saturating_duration_since(tokio::time::Instant::now())

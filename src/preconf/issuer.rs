@@ -224,6 +224,24 @@ impl std::fmt::Debug for IssuerTask {
     }
 }
 
+/// A pool rejection as the preconfirmation error carrying its JSON-RPC code and message.
+pub(super) fn pool_error(e: crate::txpool::PoolError) -> PreconfError {
+    PreconfError::Pool {
+        code: e.code(),
+        message: e.to_string(),
+    }
+}
+
+/// Decodes `raw` and recovers its sender through the pool's checks; `None` when the pool
+/// already holds it (whether that may still be promised is the issuer's call).
+pub(super) fn recover_for_pool(pool: &TxPool, raw: &[u8]) -> Result<Option<Recovered<TxEnvelope>>> {
+    match pool.recover_raw(raw) {
+        Ok(tx) => Ok(Some(tx)),
+        Err(crate::txpool::PoolError::AlreadyKnown) => Ok(None),
+        Err(error) => Err(pool_error(error)),
+    }
+}
+
 pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -322,11 +340,6 @@ impl Preconfer {
         &self.inner.keys
     }
 
-    /// The store of issued preconfirmations.
-    pub fn store(&self) -> &PreconfStore {
-        &self.inner.store
-    }
-
     /// Reads of this node's preconfirmations (issued here or forwarded) against the chain.
     pub fn reader(&self) -> super::status::PreconfReader {
         super::status::PreconfReader::new(self.inner.engine.clone(), self.inner.store.clone())
@@ -349,28 +362,38 @@ impl Preconfer {
 
     /// Validates `raw` through the pool, then issues, persists and returns its preconfirmation.
     pub async fn send(&self, raw: Bytes) -> Result<SignedPreconfirmation> {
-        let arrival_ms = now_ms();
         // Asked again (a retry after a lost answer): the promise already made.
         if let Some((signed, _)) = self.inner.store.get(alloy_primitives::keccak256(&raw))? {
             return Ok(signed);
         }
+        let recovered = recover_for_pool(&self.inner.pool, &raw)?;
+        self.send_recovered(raw, recovered).await
+    }
+
+    /// [`Self::send`] after the store was asked and the sender recovered (the forwarder does
+    /// both before it knows where the request goes); `None`: the pool already holds it.
+    pub(crate) async fn send_recovered(
+        &self,
+        raw: Bytes,
+        recovered: Option<Recovered<TxEnvelope>>,
+    ) -> Result<SignedPreconfirmation> {
+        let arrival_ms = now_ms();
         let pool = &self.inner.pool;
-        let pool_error = |e: crate::txpool::PoolError| PreconfError::Pool {
-            code: e.code(),
-            message: e.to_string(),
-        };
-        let (tx, pooled) = match pool.recover_raw(&raw) {
-            Ok(tx) => (tx, false),
+        let (tx, pooled) = match recovered {
+            Some(tx) => (tx, false),
             // On a network gossip may bring a transaction here before its request: an earlier
             // issuer took it into its pool, then refused it as its turn ended. It can still be
             // promised; the nonce check refuses it if a block already holds it.
-            Err(crate::txpool::PoolError::AlreadyKnown) if self.state().rotating => {
-                match pool.get(&alloy_primitives::keccak256(&raw)) {
+            None => {
+                let rotating = self.state().rotating;
+                match rotating
+                    .then(|| pool.get(&alloy_primitives::keccak256(&raw)))
+                    .flatten()
+                {
                     Some(tx) => (tx, true),
                     None => return Err(pool_error(crate::txpool::PoolError::AlreadyKnown)),
                 }
             }
-            Err(error) => return Err(pool_error(error)),
         };
         let hash = *tx.tx_hash();
         {
@@ -449,11 +472,6 @@ impl Preconfer {
     /// Closes issuance: another validator leads the next block (rotating issuers only).
     pub fn close_window(&self) {
         self.state().window = None;
-    }
-
-    /// Whether this node issues preconfirmations now.
-    pub fn is_issuing(&self) -> bool {
-        self.state().issuing()
     }
 
     /// Stores a preconfirmation another validator issued for a request this node forwarded,

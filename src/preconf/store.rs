@@ -239,7 +239,8 @@ impl PreconfStore {
         txn.commit().map_err(PreconfError::store)
     }
 
-    /// The id the next batch gets.
+    /// The id the next batch gets. Reads redb only: for the issuer's start, when the log was
+    /// just replayed and nothing is in memory.
     pub(crate) fn next_batch_id(&self) -> Result<u64> {
         let txn = self.db().begin_read().map_err(PreconfError::store)?;
         let table = txn.open_table(BATCHES).map_err(PreconfError::store)?;
@@ -359,7 +360,8 @@ impl PreconfStore {
     }
 
     /// Every stored promise for blocks `>= from`, in (block, index) order, without the batch
-    /// signatures (the issuer only needs positions, hashes and transactions).
+    /// signatures (the issuer only needs positions, hashes and transactions). Reads redb only,
+    /// like [`Self::next_batch_id`]: for the issuer's start.
     pub(crate) fn promised_from(&self, from: u64) -> Result<Vec<StoredPreconf>> {
         let txn = self.db().begin_read().map_err(PreconfError::store)?;
         let positions = txn.open_table(POSITIONS).map_err(PreconfError::store)?;
