@@ -174,18 +174,20 @@ async fn main() {
         // milliseconds, which would count up to 1 ms of the generator's lateness as latency.
         let started = Instant::now();
         let (runtime, clients_) = (tokio::runtime::Handle::current(), clients.clone());
-        let tasks =
+        let (tasks, mut late) =
             tokio::task::spawn_blocking(move || {
                 let mut tasks = Vec::with_capacity(count);
+                let mut late = Vec::with_capacity(count);
                 for (i, raw) in txs.into_iter().enumerate() {
                     let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
                     std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    late.push(due.elapsed());
                     let client = clients_[i % clients_.len()].clone();
                     tasks.push(runtime.spawn(async move {
                         preconfirm(&client, raw).await.map(|()| due.elapsed())
                     }));
                 }
-                tasks
+                (tasks, late)
             })
             .await
             .expect("scheduler");
@@ -205,12 +207,15 @@ async fn main() {
         }
         let elapsed = started.elapsed();
         latencies.sort();
+        late.sort();
         println!(
-            "open loop {rate:>5} req/s: {} preconfirmations in {elapsed:.2?}; latency p50 {:.2?} p99 {:.2?} max {:.2?}",
+            "open loop {rate:>5} req/s: {} preconfirmations in {elapsed:.2?}; latency p50 {:.2?} p99 {:.2?} max {:.2?} (sent late by p50 {:.2?} p99 {:.2?})",
             latencies.len(),
             pct(&latencies, 0.5),
             pct(&latencies, 0.99),
             pct(&latencies, 1.0),
+            pct(&late, 0.5),
+            pct(&late, 0.99),
         );
     }
 

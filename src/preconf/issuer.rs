@@ -8,9 +8,10 @@
 //! queued (up to [`MAX_BATCH`]) as one *batch*. Under the state lock (briefly) it assigns
 //! positions in arrival order and records them as promises the block builder honours; then,
 //! without the lock, it signs each preconfirmation with ed25519 and the batch's Merkle root with
-//! ML-DSA-65, writes the batch in one fsync'd redb transaction, and only then answers. While one
-//! batch is signed and committed the next one queues, so batches grow with load and latency stays
-//! about one commit; RPC calls and the block builder never wait for a signature or an fsync.
+//! ML-DSA-65 and hands the batch to the store's logger, which answers once the batch's log record
+//! is synced. The next batch is signed while one syncs, and batches signed during a sync are
+//! logged together with the next one; while a batch is signed the next one queues. So batches
+//! grow with load, and RPC calls and the block builder never wait for a signature or an fsync.
 //!
 //! A position is promised to the builder before the batch is durable. If the node dies in
 //! between, the block may hold the transaction at that position although no preconfirmation was
@@ -54,7 +55,7 @@ use super::{
     error::{PreconfError, Result},
     keys::IssuerKeys,
     merkle::Keccak256,
-    store::{PreconfStore, StoredBatch, StoredPreconf},
+    store::{OnLogged, PreconfStore, StoredBatch, StoredPreconf},
     types::{BatchProof, Preconfirmation, SignedPreconfirmation, batch_message},
 };
 use crate::{engine::Engine, txpool::TxPool};
@@ -576,8 +577,10 @@ impl Preconfer {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Assigns, signs, persists and answers one batch (blocking: signing and fsync).
+    /// Assigns and signs one batch (blocking), and hands it to the store's logger, which
+    /// answers its requests once it is durable; refusals are answered at once.
     fn issue(&self, requests: Vec<Request>) {
+        let started = std::time::Instant::now();
         let mut state = self.state();
         // Promised or refused before the lock is released.
         {
@@ -607,35 +610,51 @@ impl Preconfer {
             return;
         }
         let Assigned {
-            mut answers,
+            answers,
             refused,
             issued,
             batch_id,
         } = self.assign(&mut state, requests);
         drop(state);
         unpool(refused);
-        if !issued.is_empty() {
-            match self.sign_and_store(batch_id, &issued) {
-                Ok(signed) => {
-                    for ((request, _), signed) in issued.into_iter().zip(signed) {
-                        // No subscriber is not an error.
-                        let _ = self.inner.events.send(Arc::new(signed.clone()));
-                        answers.push((request.reply, Ok(signed)));
-                    }
-                }
-                Err(error) => {
-                    tracing::error!(%error, "cannot store preconfirmations; issuing stops");
-                    self.state().failed = Some(error.to_string());
-                    unpool(issued.iter().map(|(r, _)| *r.tx.tx_hash()).collect());
-                    for (request, _) in issued {
-                        answers.push((request.reply, Err(PreconfError::Store(error.to_string()))));
-                    }
-                }
-            }
-        }
         for (reply, answer) in answers {
             let _ = reply.send(answer);
         }
+        if issued.is_empty() {
+            return;
+        }
+        let (batch, stored) = self.sign(batch_id, &issued);
+        let unpool_on_failure: Vec<B256> = issued
+            .iter()
+            .map(|(r, _)| *r.tx.tx_hash())
+            .filter(|hash| !pooled.contains(hash))
+            .collect();
+        let replies: Vec<_> = issued.into_iter().map(|(r, _)| r.reply).collect();
+        let preconfer = self.clone();
+        let done: OnLogged = Box::new(move |logged| match logged {
+            Ok((batch, stored)) => {
+                for (reply, stored) in replies.into_iter().zip(stored) {
+                    let mut signed = stored.signed.clone();
+                    signed.batch.signature = batch.signature.clone();
+                    signed.issuer.ml_dsa65 = batch.ml_dsa65.clone();
+                    // No subscriber is not an error.
+                    let _ = preconfer.inner.events.send(Arc::new(signed.clone()));
+                    let _ = reply.send(Ok(signed));
+                }
+                metrics::histogram!("hauptbuch_preconf_batch_seconds").record(started.elapsed());
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot store preconfirmations; issuing stops");
+                preconfer.state().failed = Some(error.to_string());
+                if !unpool_on_failure.is_empty() {
+                    preconfer.inner.pool.remove(&unpool_on_failure);
+                }
+                for reply in replies {
+                    let _ = reply.send(Err(PreconfError::Store(error.to_string())));
+                }
+            }
+        });
+        self.inner.store.log_batch(batch_id, batch, stored, done);
     }
 
     /// Assigns positions to `requests` in arrival order (or refuses them) and promises them to
@@ -770,13 +789,13 @@ impl Preconfer {
         }
     }
 
-    /// Signs batch `batch_id` (ed25519 per preconfirmation, ML-DSA-65 over the Merkle root) and
-    /// writes it durably; returns the preconfirmations to answer with. Runs without the lock.
-    fn sign_and_store(
+    /// Signs batch `batch_id`: ed25519 per preconfirmation, ML-DSA-65 over the Merkle root.
+    /// Runs without the lock.
+    fn sign(
         &self,
         batch_id: u64,
         issued: &[(Request, Preconfirmation)],
-    ) -> Result<Vec<SignedPreconfirmation>> {
+    ) -> (StoredBatch, Vec<StoredPreconf>) {
         let inner = &self.inner;
         let leaves: Vec<[u8; 32]> = issued.iter().map(|(_, p)| p.hash().0).collect();
         let tree = MerkleTree::<Keccak256>::from_leaves(&leaves);
@@ -829,18 +848,7 @@ impl Preconfer {
                 raw: request.raw.clone(),
             })
             .collect();
-        let started = std::time::Instant::now();
-        inner.store.write_batch(batch_id, &batch, &stored)?;
-        metrics::histogram!("hauptbuch_preconf_batch_store_seconds").record(started.elapsed());
-        Ok(stored
-            .into_iter()
-            .map(|stored| {
-                let mut signed = stored.signed;
-                signed.batch.signature = batch.signature.clone();
-                signed.issuer.ml_dsa65 = batch.ml_dsa65.clone();
-                signed
-            })
-            .collect())
+        (batch, stored)
     }
 }
 
@@ -880,9 +888,8 @@ impl IssuerTask {
             }
             let preconfer = self.preconfer.clone();
             metrics::histogram!("hauptbuch_preconf_batch_size").record(batch.len() as f64);
-            let started = std::time::Instant::now();
+            // Returns once the batch is signed: the next one is signed while this one syncs.
             tokio::task::spawn_blocking(move || preconfer.issue(batch)).await?;
-            metrics::histogram!("hauptbuch_preconf_batch_seconds").record(started.elapsed());
         }
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! A batch is durable before any of its preconfirmations is returned, so an acknowledged
 //! preconfirmation survives `kill -9`: its record is appended to the write-ahead log
-//! ([`super::wal`], one `fdatasync`), and that is all the issuer waits for. A flusher thread
+//! ([`super::wal`], one `fdatasync`), and that is all its requests wait for. A logger thread
+//! appends: batches signed while it syncs are appended together next, and the issuer signs the
+//! next batch meanwhile ([`PreconfStore::log_batch`]). A flusher thread
 //! writes logged batches to redb shortly after (several per durable commit) and then empties the
 //! log; until then reads find them in memory. On open, batches in the log that redb lacks are
 //! written again.
@@ -23,7 +25,7 @@
 use super::{
     error::{PreconfError, Result},
     types::SignedPreconfirmation,
-    wal::Wal,
+    wal::{Wal, WalRecordRef},
 };
 use alloy_primitives::{B256, Bytes, map::HashMap};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
@@ -31,9 +33,13 @@ use serde::{Deserialize, Serialize};
 use std::{
     collections::BTreeMap,
     path::Path,
-    sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc},
     time::Duration,
 };
+
+/// Batches waiting for the logger before [`PreconfStore::log_batch`] blocks (back-pressure on
+/// the issuer when the disk is slow); also the most batches in one appended record.
+const LOG_QUEUE: usize = 64;
 
 /// How long the flusher lets logged batches accumulate before one durable redb commit.
 const FLUSH_DELAY: Duration = Duration::from_millis(20);
@@ -72,12 +78,23 @@ pub(crate) struct StoredBatch {
     pub(crate) ml_dsa65: Bytes,
 }
 
+/// What the logger calls once a batch is durable (with it), or cannot be made so.
+pub(crate) type OnLogged = Box<dyn FnOnce(Result<(&StoredBatch, &[StoredPreconf])>) + Send>;
+
+/// A batch for the logger.
+struct LogRequest {
+    id: u64,
+    batch: LoggedBatch,
+    done: OnLogged,
+}
+
 /// A logged batch not yet in redb.
 #[derive(Debug)]
 struct LoggedBatch {
     batch: StoredBatch,
     preconfs: Vec<StoredPreconf>,
-    /// Size of its log record.
+    /// Size of the log record it was appended in, counted on the record's first batch (a
+    /// record's batches are flushed together).
     logged_bytes: u64,
 }
 
@@ -122,12 +139,23 @@ impl Shared {
 #[derive(Debug)]
 pub struct PreconfStore {
     shared: Arc<Shared>,
+    /// To the logger (taken on drop, which stops it).
+    log: Option<mpsc::SyncSender<LogRequest>>,
+    logger: Option<std::thread::JoinHandle<()>>,
     flusher: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for PreconfStore {
-    /// Writes what is logged to redb before the store goes (a crash leaves it to the log).
+    /// Logs what was handed to the logger, then writes what is logged to redb before the store
+    /// goes (a crash leaves it to the log).
     fn drop(&mut self) {
+        drop(self.log.take());
+        // The last handle may go in a `done` the logger runs: it then ends on its own.
+        if let Some(logger) = self.logger.take()
+            && logger.thread().id() != std::thread::current().id()
+        {
+            let _ = logger.join();
+        }
         self.shared.unflushed().stopping = true;
         self.shared.wake.notify_all();
         if let Some(flusher) = self.flusher.take() {
@@ -180,25 +208,15 @@ impl PreconfStore {
             unflushed: Mutex::default(),
             wake: Condvar::new(),
         });
-        let flusher = std::thread::Builder::new()
-            .name("preconf-flush".into())
-            .spawn({
-                let shared = shared.clone();
-                move || {
-                    // A panicking flusher must stop issuing, not leave batches in memory forever.
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        flush_loop(&shared);
-                    }));
-                    if outcome.is_err() {
-                        tracing::error!("the preconfirmation flusher panicked; issuing stops");
-                        shared.unflushed().failed =
-                            Some("the preconfirmation flusher panicked".into());
-                    }
-                }
-            })
-            .map_err(PreconfError::store)?;
+        let flusher = spawn_worker("preconf-flush", &shared, flush_loop)?;
+        let (log, requests) = mpsc::sync_channel(LOG_QUEUE);
+        let logger = spawn_worker("preconf-log", &shared, move |shared| {
+            log_loop(shared, &requests);
+        })?;
         Ok(Self {
             shared,
+            log: Some(log),
+            logger: Some(logger),
             flusher: Some(flusher),
         })
     }
@@ -248,44 +266,33 @@ impl PreconfStore {
         Ok(last.map_or(0, |(k, _)| k.value() + 1))
     }
 
-    /// Writes a batch and its preconfirmations durably (logged and synced; redb follows).
-    pub(crate) fn write_batch(
+    /// Hands a batch and its preconfirmations to the logger, which makes them durable (logged
+    /// and synced; redb follows) and then calls `done` with them, or with why it could not.
+    /// Blocks only while [`LOG_QUEUE`] batches wait already.
+    pub(crate) fn log_batch(
         &self,
         id: u64,
-        batch: &StoredBatch,
-        preconfs: &[StoredPreconf],
-    ) -> Result<()> {
-        let shared = &self.shared;
-        let mut wal = shared.wal();
-        if let Some(reason) = shared.unflushed().failed.clone() {
-            return Err(PreconfError::Store(reason));
-        }
-        let logged_bytes = match wal.append(id, batch, preconfs) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                // Whatever part was written stays: no later record may be appended after it.
-                shared.unflushed().failed = Some(error.to_string());
-                return Err(error);
-            }
-        };
-        // Under the log's lock: the flusher empties the log only when nothing is unflushed.
-        let mut unflushed = shared.unflushed();
-        unflushed.bytes += logged_bytes;
-        for (i, stored) in preconfs.iter().enumerate() {
-            unflushed.by_tx.insert(stored.signed.tx_hash, (id, i));
-        }
-        unflushed.batches.insert(
+        batch: StoredBatch,
+        preconfs: Vec<StoredPreconf>,
+        done: OnLogged,
+    ) {
+        let request = LogRequest {
             id,
-            Arc::new(LoggedBatch {
-                batch: batch.clone(),
-                preconfs: preconfs.to_vec(),
-                logged_bytes,
-            }),
-        );
-        drop(unflushed);
-        drop(wal);
-        shared.wake.notify_one();
-        Ok(())
+            batch: LoggedBatch {
+                batch,
+                preconfs,
+                logged_bytes: 0,
+            },
+            done,
+        };
+        let Some(Err(mpsc::SendError(request))) = self.log.as_ref().map(|log| log.send(request))
+        else {
+            return;
+        };
+        let reason = self
+            .failed()
+            .unwrap_or_else(|| "the preconfirmation logger stopped".into());
+        (request.done)(Err(PreconfError::Store(reason)));
     }
 
     /// Records a preconfirmation another validator issued for a request this node forwarded.
@@ -377,6 +384,104 @@ impl PreconfStore {
         }
         Ok(out)
     }
+}
+
+/// Runs `work` on a thread of its own; if it panics, the store stops (rather than leaving
+/// batches unlogged or in memory forever).
+fn spawn_worker(
+    name: &str,
+    shared: &Arc<Shared>,
+    work: impl FnOnce(&Shared) + Send + 'static,
+) -> Result<std::thread::JoinHandle<()>> {
+    let shared = shared.clone();
+    let thread = name.to_string();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&shared)));
+            if outcome.is_err() {
+                tracing::error!(
+                    thread,
+                    "a preconfirmation store thread panicked; issuing stops"
+                );
+                shared.unflushed().failed = Some(format!("the {thread} thread panicked"));
+            }
+        })
+        .map_err(PreconfError::store)
+}
+
+/// Appends batches to the log as they come, all those waiting as one record with one sync,
+/// hands them to the flusher and calls their `done`.
+fn log_loop(shared: &Shared, requests: &mpsc::Receiver<LogRequest>) {
+    while let Ok(first) = requests.recv() {
+        let (batches, dones): (Vec<_>, Vec<_>) = std::iter::once(first)
+            .chain(requests.try_iter().take(LOG_QUEUE))
+            .map(|r| ((r.id, r.batch), r.done))
+            .unzip();
+        metrics::histogram!("hauptbuch_preconf_log_batches").record(batches.len() as f64);
+        let started = std::time::Instant::now();
+        match log_group(shared, batches) {
+            Ok(logged) => {
+                metrics::histogram!("hauptbuch_preconf_log_seconds").record(started.elapsed());
+                for (done, logged) in dones.into_iter().zip(logged) {
+                    done(Ok((&logged.batch, &logged.preconfs)));
+                }
+            }
+            Err(reason) => {
+                for done in dones {
+                    done(Err(PreconfError::Store(reason.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Appends `batches` as one synced record and makes them readable until flushed.
+fn log_group(
+    shared: &Shared,
+    batches: Vec<(u64, LoggedBatch)>,
+) -> std::result::Result<Vec<Arc<LoggedBatch>>, String> {
+    let mut wal = shared.wal();
+    if let Some(reason) = shared.unflushed().failed.clone() {
+        return Err(reason);
+    }
+    let records: Vec<WalRecordRef<'_>> = batches
+        .iter()
+        .map(|(id, logged)| WalRecordRef {
+            id: *id,
+            batch: &logged.batch,
+            preconfs: &logged.preconfs,
+        })
+        .collect();
+    let appended = wal.append(&records);
+    drop(records);
+    let logged_bytes = match appended {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            // Whatever part was written stays: no later record may be appended after it.
+            shared.unflushed().failed = Some(error.to_string());
+            return Err(error.to_string());
+        }
+    };
+    // Under the log's lock: the flusher empties the log only when nothing is unflushed.
+    let mut unflushed = shared.unflushed();
+    unflushed.bytes += logged_bytes;
+    let mut logged = Vec::with_capacity(batches.len());
+    for (n, (id, mut batch)) in batches.into_iter().enumerate() {
+        if n == 0 {
+            batch.logged_bytes = logged_bytes;
+        }
+        for (i, stored) in batch.preconfs.iter().enumerate() {
+            unflushed.by_tx.insert(stored.signed.tx_hash, (id, i));
+        }
+        let batch = Arc::new(batch);
+        unflushed.batches.insert(id, batch.clone());
+        logged.push(batch);
+    }
+    drop(unflushed);
+    drop(wal);
+    shared.wake.notify_one();
+    Ok(logged)
 }
 
 /// Writes logged batches to redb, a few at a time in one durable commit, then empties the log
@@ -483,8 +588,14 @@ fn flush_loop(shared: &Shared) {
         let compacted = match &keep {
             None => wal.clear(),
             Some(keep) => wal.rewrite(
-                keep.iter()
-                    .map(|(id, logged)| (*id, &logged.batch, logged.preconfs.as_slice())),
+                &keep
+                    .iter()
+                    .map(|(id, logged)| WalRecordRef {
+                        id: *id,
+                        batch: &logged.batch,
+                        preconfs: &logged.preconfs,
+                    })
+                    .collect::<Vec<_>>(),
             ),
         };
         if let Err(error) = compacted {
@@ -572,7 +683,12 @@ mod tests {
         };
         let hash = B256::repeat_byte(7);
         let (mut wal, _) = Wal::open(dir.path()).expect("log");
-        wal.append(0, &batch, &[stored(hash, 0)]).expect("append");
+        wal.append(&[WalRecordRef {
+            id: 0,
+            batch: &batch,
+            preconfs: &[stored(hash, 0)],
+        }])
+        .expect("append");
         drop(wal);
         let store = PreconfStore::open(dir.path()).expect("reopen");
         let (signed, raw) = store.get(hash).expect("read").expect("replayed");
@@ -591,9 +707,12 @@ mod tests {
         );
         // Written through the store, a batch is readable at once and again after reopening.
         let other = B256::repeat_byte(8);
-        store
-            .write_batch(1, &batch, &[stored(other, 1)])
-            .expect("write");
+        let (logged, durable) = mpsc::channel();
+        let done: OnLogged = Box::new(move |result| {
+            let _ = logged.send(result.map(|(_, preconfs)| preconfs.len()));
+        });
+        store.log_batch(1, batch.clone(), vec![stored(other, 1)], done);
+        assert_eq!(durable.recv().expect("logged").expect("durable"), 1);
         assert!(store.get(other).expect("read").is_some());
         drop(store);
         let store = PreconfStore::open(dir.path()).expect("reopen");

@@ -2,12 +2,14 @@
 //!
 //! A batch is acknowledged once its record is appended here and `fdatasync`'d (one small
 //! sequential write), rather than after a durable redb commit (which costs about three times as
-//! much). The store's flusher writes logged batches to redb shortly after and then empties the
+//! much). Batches that arrive while one append syncs are appended next as one record, with one
+//! `fdatasync` (group commit). The store's flusher writes logged batches to redb shortly after and then empties the
 //! log. On open, the records of batches redb lacks are written again
 //! ([`super::PreconfStore::open`]).
 //!
-//! Record: `len u32 (big-endian) | keccak256(payload) | payload`, the payload being the JSON of
-//! [`WalRecord`]. A bad *last* record (cut short, or its checksum wrong) is a torn append that was
+//! Record: `len u32 (big-endian) | keccak256(payload) | payload`, the payload being the JSON
+//! array of its batches ([`WalRecord`]; a single object is read as one batch). One record is
+//! one sync, so a crash keeps all of a record's batches or none. A bad *last* record (cut short, or its checksum wrong) is a torn append that was
 //! never acknowledged, and is dropped. A bad record with more after it, or one whose checksum
 //! holds but whose JSON does not parse, is corruption: opening fails rather than losing
 //! acknowledged batches, and the file is left as it is.
@@ -37,12 +39,20 @@ pub(crate) struct WalRecord {
 }
 
 /// One batch as written (borrowing what [`WalRecord`] owns; the same JSON).
-#[derive(Serialize)]
+#[derive(Debug, Clone, Copy, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct WalRecordRef<'a> {
-    id: u64,
-    batch: &'a StoredBatch,
-    preconfs: &'a [StoredPreconf],
+pub(crate) struct WalRecordRef<'a> {
+    pub(crate) id: u64,
+    pub(crate) batch: &'a StoredBatch,
+    pub(crate) preconfs: &'a [StoredPreconf],
+}
+
+/// A record's payload: its batches (or one, as a single object).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Payload {
+    Group(Vec<WalRecord>),
+    One(WalRecord),
 }
 
 /// The open log.
@@ -77,15 +87,12 @@ impl Wal {
         self.file.metadata().map_or(0, |m| m.len())
     }
 
-    /// Replaces the log with `records` (written to a new file, synced, renamed over it).
-    pub(crate) fn rewrite<'a>(
-        &mut self,
-        records: impl Iterator<Item = (u64, &'a StoredBatch, &'a [StoredPreconf])>,
-    ) -> Result<()> {
+    /// Replaces the log with `batches` (written to a new file, synced, renamed over it).
+    pub(crate) fn rewrite(&mut self, batches: &[WalRecordRef<'_>]) -> Result<()> {
         let tmp = self.path.with_extension("wal.tmp");
         let mut out = File::create(&tmp).map_err(PreconfError::store)?;
-        for (id, batch, preconfs) in records {
-            out.write_all(&encode(id, batch, preconfs)?)
+        if !batches.is_empty() {
+            out.write_all(&encode(batches)?)
                 .map_err(PreconfError::store)?;
         }
         out.sync_all().map_err(PreconfError::store)?;
@@ -102,14 +109,9 @@ impl Wal {
         Ok(())
     }
 
-    /// Appends batch `id` and syncs it to disk; returns the record's size.
-    pub(crate) fn append(
-        &mut self,
-        id: u64,
-        batch: &StoredBatch,
-        preconfs: &[StoredPreconf],
-    ) -> Result<u64> {
-        let record = encode(id, batch, preconfs)?;
+    /// Appends `batches` as one record and syncs it to disk; returns the record's size.
+    pub(crate) fn append(&mut self, batches: &[WalRecordRef<'_>]) -> Result<u64> {
+        let record = encode(batches)?;
         self.file.write_all(&record).map_err(PreconfError::store)?;
         self.file.sync_data().map_err(PreconfError::store)?;
         Ok(record.len() as u64)
@@ -123,25 +125,24 @@ impl Wal {
 }
 
 /// One record's bytes.
-fn encode(id: u64, batch: &StoredBatch, preconfs: &[StoredPreconf]) -> Result<Vec<u8>> {
-    let record = WalRecordRef {
-        id,
-        batch,
-        preconfs,
-    };
-    let payload = serde_json::to_vec(&record).map_err(PreconfError::store)?;
+fn encode(batches: &[WalRecordRef<'_>]) -> Result<Vec<u8>> {
+    frame(&serde_json::to_vec(batches).map_err(PreconfError::store)?)
+}
+
+/// `payload` with its length and checksum in front.
+fn frame(payload: &[u8]) -> Result<Vec<u8>> {
     let len = u32::try_from(payload.len())
         .map_err(|_| PreconfError::Store("batch too large for the log".into()))?;
     let mut out = Vec::with_capacity(36 + payload.len());
     out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(keccak256(&payload).as_slice());
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(keccak256(payload).as_slice());
+    out.extend_from_slice(payload);
     Ok(out)
 }
 
 /// What one record of the log turned out to be.
 enum Decoded {
-    Record(WalRecord),
+    Record(Payload),
     /// The last record, cut short or with a wrong checksum: an append that was never synced.
     TornTail,
     /// A bad record with more after it, or a checksummed one that does not parse.
@@ -155,7 +156,8 @@ fn decode_all(bytes: &[u8], path: &Path) -> Result<Vec<WalRecord>> {
     while !rest.is_empty() {
         let offset = bytes.len() - rest.len();
         match decode_one(&mut rest) {
-            Decoded::Record(record) => records.push(record),
+            Decoded::Record(Payload::Group(group)) => records.extend(group),
+            Decoded::Record(Payload::One(record)) => records.push(record),
             Decoded::TornTail => {
                 tracing::warn!(
                     path = %path.display(),
@@ -222,9 +224,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut wal, records) = Wal::open(dir.path()).expect("open");
         assert!(records.is_empty());
-        for id in 0..3 {
-            wal.append(id, &batch(id), &[]).expect("append");
+        let batches: Vec<StoredBatch> = (0..4).map(batch).collect();
+        let record = |id: u64| WalRecordRef {
+            id,
+            batch: &batches[id as usize],
+            preconfs: &[],
+        };
+        for id in 0..2 {
+            wal.append(&[record(id)]).expect("append");
         }
+        // A group: one record.
+        wal.append(&[record(2), record(3)]).expect("append");
         drop(wal);
         // A crash in the middle of a fourth append.
         let path = dir.path().join(WAL_FILE);
@@ -234,8 +244,11 @@ mod tests {
         bytes.extend_from_slice(&[7; 40]);
         std::fs::write(&path, &bytes).expect("write");
         let (mut wal, records) = Wal::open(dir.path()).expect("reopen");
-        assert_eq!(records.iter().map(|r| r.id).collect::<Vec<_>>(), [0, 1, 2]);
-        // A flipped byte inside a record ends the log there.
+        assert_eq!(
+            records.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        // A flipped byte inside a record ends the log there: the group goes as a whole.
         bytes.truncate(whole);
         let last = bytes.len() - 2;
         bytes[last] ^= 1;
@@ -253,12 +266,18 @@ mod tests {
         wal.clear().expect("clear");
         assert_eq!(std::fs::metadata(&path).expect("stat").len(), 0);
         // Rewritten with some batches, it holds those, and appends go after them.
-        let kept = [batch(5), batch(6)];
-        wal.rewrite(kept.iter().zip([5, 6]).map(|(b, id)| (id, b, &[][..])))
-            .expect("rewrite");
-        wal.append(7, &batch(7), &[]).expect("append");
+        wal.rewrite(&[record(1), record(3)]).expect("rewrite");
+        wal.append(&[record(0)]).expect("append");
         drop(wal);
+        // A record of one batch as an object (how logs were written before group commits).
+        let mut bytes = std::fs::read(&path).expect("read");
+        let payload = serde_json::to_vec(&record(2)).expect("json");
+        bytes.extend_from_slice(&frame(&payload).expect("frame"));
+        std::fs::write(&path, &bytes).expect("write");
         let (_, records) = Wal::open(dir.path()).expect("reopen");
-        assert_eq!(records.iter().map(|r| r.id).collect::<Vec<_>>(), [5, 6, 7]);
+        assert_eq!(
+            records.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [1, 3, 0, 2]
+        );
     }
 }
