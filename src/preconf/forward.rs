@@ -330,10 +330,16 @@ impl Forwarder {
             return Ok(signed);
         }
         let started = std::time::Instant::now();
+        let tx = recovered.clone();
         let result = match &self.routes {
             Some(routes) => self.send_routed(routes, raw, recovered).await,
             None => self.send_relayed(raw).await,
         };
+        if result.is_ok()
+            && let Some(tx) = tx
+        {
+            self.pool_promised(tx);
+        }
         // What happens to requests on a network, and how long they take (waits for a window
         // included): the gap between leaders' windows shows here.
         let outcome = match &result {
@@ -347,6 +353,30 @@ impl Forwarder {
             .increment(1);
         metrics::histogram!("hauptbuch_preconf_network_request_seconds").record(started.elapsed());
         result
+    }
+
+    /// Puts a transaction another validator promised into this node's pool, as its gossip
+    /// would a moment later: the node the wallet asked then shows it at once (`pending` nonce
+    /// and state, `eth_getTransactionByHash`). Best effort: the promise stands at its issuer.
+    fn pool_promised(&self, tx: Recovered<TxEnvelope>) {
+        if self.pool.contains(tx.tx_hash()) {
+            return;
+        }
+        let hash = *tx.tx_hash();
+        let added = self
+            .reader
+            .engine()
+            .db()
+            .provider()
+            .map_err(|e| e.to_string())
+            .and_then(|state| {
+                self.pool
+                    .add_transaction(tx, &state)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(error) = added {
+            tracing::debug!(%hash, %error, "a forwarded preconfirmation's transaction stays out of the pool");
+        }
     }
 
     /// A full node: asks the validators in turn until one answers with a preconfirmation or a

@@ -64,7 +64,7 @@ impl PreconfReader {
         &self.store
     }
 
-    fn engine(&self) -> &Engine {
+    pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }
 

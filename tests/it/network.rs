@@ -407,6 +407,10 @@ async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_pro
                 listed.contains(&keys),
                 "signed with a validator's listed keys"
             );
+            assert!(
+                knows(&nodes[target].client(), preconf.tx_hash).await,
+                "node {target} knows the transaction it had preconfirmed"
+            );
             issued.push((target, preconf));
         }
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -513,6 +517,10 @@ async fn a_validator_network_preconfirms_through_its_leaders_and_keeps_every_pro
     let via_full = preconfirm(&full.client(), raw_transfer(2, 5, to, 1)).await;
     let keys = serde_json::to_value(via_full.issuer.chainspec_keys()).expect("json");
     assert!(listed.contains(&keys), "signed by a validator");
+    assert!(
+        knows(&full.client(), via_full.tx_hash).await,
+        "the full node knows the transaction it had preconfirmed"
+    );
     let fetched: Option<SignedPreconfirmation> = full
         .client()
         .request("hb_getPreconfirmation", rpc_params![via_full.tx_hash])
@@ -967,4 +975,13 @@ fn exit_within(
 fn consensus_key(path: &str) -> String {
     let key = hauptbuch_reth::consensus::read_key(Path::new(path)).expect("key");
     hauptbuch_reth::consensus::public_key_hex(&key)
+}
+
+/// Whether `client`'s node knows transaction `hash` (pooled or mined).
+async fn knows(client: &jsonrpsee::http_client::HttpClient, hash: B256) -> bool {
+    client
+        .request::<Option<serde_json::Value>, _>("eth_getTransactionByHash", rpc_params![hash])
+        .await
+        .expect("eth_getTransactionByHash")
+        .is_some()
 }
