@@ -380,13 +380,13 @@ impl Preconfer {
     ) -> Result<SignedPreconfirmation> {
         let arrival_ms = now_ms();
         let pool = &self.inner.pool;
-        let (tx, pooled) = match recovered {
+        let rotating = self.inner.config.rotating;
+        let (tx, mut pooled) = match recovered {
             Some(tx) => (tx, false),
             // On a network gossip may bring a transaction here before its request: an earlier
             // issuer took it into its pool, then refused it as its turn ended. It can still be
             // promised; the nonce check refuses it if a block already holds it.
             None => {
-                let rotating = self.state().rotating;
                 match rotating
                     .then(|| pool.get(&alloy_primitives::keccak256(&raw)))
                     .flatten()
@@ -413,16 +413,18 @@ impl Preconfer {
         let added = if pooled {
             Ok(())
         } else {
-            self.inner
-                .engine
-                .db()
-                .provider()
-                .map_err(PreconfError::from)
-                .and_then(|provider| {
-                    pool.add_transaction(tx.clone(), &provider)
-                        .map(|_| ())
-                        .map_err(pool_error)
-                })
+            match self.inner.engine.db().provider() {
+                Ok(provider) => match pool.add_transaction(tx.clone(), &provider) {
+                    Ok(_) => Ok(()),
+                    // Gossip brought it in since it was recovered: as above.
+                    Err(crate::txpool::PoolError::AlreadyKnown) if rotating => {
+                        pooled = true;
+                        Ok(())
+                    }
+                    Err(error) => Err(pool_error(error)),
+                },
+                Err(error) => Err(error.into()),
+            }
         };
         if let Err(error) = added {
             self.in_flight().remove(&hash);
