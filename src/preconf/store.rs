@@ -714,6 +714,18 @@ mod tests {
         store.log_batch(1, batch.clone(), vec![stored(other, 1)], done);
         assert_eq!(durable.recv().expect("logged").expect("durable"), 1);
         assert!(store.get(other).expect("read").is_some());
+        // Once the store has failed, a batch is refused, not logged, and `done` hears why.
+        store.shared.unflushed().failed = Some("disk gone".into());
+        let (logged, refused) = mpsc::channel();
+        let done: OnLogged = Box::new(move |result| {
+            let _ = logged.send(result.map(|_| ()).map_err(|e| e.to_string()));
+        });
+        let third = B256::repeat_byte(9);
+        store.log_batch(2, batch.clone(), vec![stored(third, 2)], done);
+        let error = refused.recv().expect("answered").expect_err("refused");
+        assert!(error.contains("disk gone"), "{error}");
+        assert!(store.get(third).expect("read").is_none());
+        store.shared.unflushed().failed = None;
         drop(store);
         let store = PreconfStore::open(dir.path()).expect("reopen");
         assert!(store.get(other).expect("read").is_some());
