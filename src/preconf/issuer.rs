@@ -613,10 +613,20 @@ impl Preconfer {
         }
         let Assigned {
             answers,
-            refused,
+            mut refused,
             issued,
             batch_id,
         } = self.assign(&mut state, requests);
+        // A copy of a request already promised (a retry that raced it) keeps it in the pool.
+        if !refused.is_empty() {
+            let promised: HashSet<B256> = state
+                .promised
+                .values()
+                .flatten()
+                .map(|p| *p.tx.tx_hash())
+                .collect();
+            refused.retain(|hash| !promised.contains(hash));
+        }
         drop(state);
         unpool(refused);
         for (reply, answer) in answers {
