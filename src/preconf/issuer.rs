@@ -646,9 +646,7 @@ impl Preconfer {
         let done: OnLogged = Box::new(move |logged| match logged {
             Ok((batch, stored)) => {
                 for (reply, stored) in replies.into_iter().zip(stored) {
-                    let mut signed = stored.signed.clone();
-                    signed.batch.signature = batch.signature.clone();
-                    signed.issuer.ml_dsa65 = batch.ml_dsa65.clone();
+                    let signed = batch.complete(stored.signed.clone());
                     // No subscriber is not an error.
                     let _ = preconfer.inner.events.send(Arc::new(signed.clone()));
                     let _ = reply.send(Ok(signed));

@@ -78,6 +78,15 @@ pub(crate) struct StoredBatch {
     pub(crate) ml_dsa65: Bytes,
 }
 
+impl StoredBatch {
+    /// `signed` (as stored, of this batch) with the batch's signature and key filled in.
+    pub(crate) fn complete(&self, mut signed: SignedPreconfirmation) -> SignedPreconfirmation {
+        signed.batch.signature = self.signature.clone();
+        signed.issuer.ml_dsa65 = self.ml_dsa65.clone();
+        signed
+    }
+}
+
 /// What the logger calls once a batch is durable (with it), or cannot be made so.
 pub(crate) type OnLogged = Box<dyn FnOnce(Result<(&StoredBatch, &[StoredPreconf])>) + Send>;
 
@@ -96,6 +105,17 @@ struct LoggedBatch {
     /// Size of the log record it was appended in, counted on the record's first batch (a
     /// record's batches are flushed together).
     logged_bytes: u64,
+}
+
+impl LoggedBatch {
+    /// Its log record, as batch `id`.
+    fn record(&self, id: u64) -> WalRecordRef<'_> {
+        WalRecordRef {
+            id,
+            batch: &self.batch,
+            preconfs: &self.preconfs,
+        }
+    }
 }
 
 /// Batches logged but not yet written to redb, readable meanwhile.
@@ -328,9 +348,7 @@ impl PreconfStore {
                 && let Some(logged) = unflushed.batches.get(&id)
                 && let Some(stored) = logged.preconfs.get(i)
             {
-                let mut signed = stored.signed.clone();
-                signed.batch.signature = logged.batch.signature.clone();
-                signed.issuer.ml_dsa65 = logged.batch.ml_dsa65.clone();
+                let signed = logged.batch.complete(stored.signed.clone());
                 return Ok(Some((signed, stored.raw.clone())));
             }
             if let Some(stored) = unflushed.forwarded.get(&tx_hash) {
@@ -360,10 +378,7 @@ impl PreconfStore {
             .ok_or_else(|| PreconfError::Store(format!("batch of {tx_hash} missing")))?;
         let batch: StoredBatch =
             serde_json::from_slice(batch.value()).map_err(PreconfError::store)?;
-        let mut signed = stored.signed;
-        signed.batch.signature = batch.signature;
-        signed.issuer.ml_dsa65 = batch.ml_dsa65;
-        Ok(Some((signed, stored.raw)))
+        Ok(Some((batch.complete(stored.signed), stored.raw)))
     }
 
     /// Every stored promise for blocks `>= from`, in (block, index) order, without the batch
@@ -447,11 +462,7 @@ fn log_group(
     }
     let records: Vec<WalRecordRef<'_>> = batches
         .iter()
-        .map(|(id, logged)| WalRecordRef {
-            id: *id,
-            batch: &logged.batch,
-            preconfs: &logged.preconfs,
-        })
+        .map(|(id, logged)| logged.record(*id))
         .collect();
     let appended = wal.append(&records);
     drop(records);
@@ -590,11 +601,7 @@ fn flush_loop(shared: &Shared) {
             Some(keep) => wal.rewrite(
                 &keep
                     .iter()
-                    .map(|(id, logged)| WalRecordRef {
-                        id: *id,
-                        batch: &logged.batch,
-                        preconfs: &logged.preconfs,
-                    })
+                    .map(|(id, logged)| logged.record(*id))
                     .collect::<Vec<_>>(),
             ),
         };

@@ -3,16 +3,17 @@
 //! A batch is acknowledged once its record is appended here and `fdatasync`'d (one small
 //! sequential write), rather than after a durable redb commit (which costs about three times as
 //! much). Batches that arrive while one append syncs are appended next as one record, with one
-//! `fdatasync` (group commit). The store's flusher writes logged batches to redb shortly after and then empties the
-//! log. On open, the records of batches redb lacks are written again
+//! `fdatasync` (group commit). The store's flusher writes logged batches to redb shortly after
+//! and then empties the log. On open, the records of batches redb lacks are written again
 //! ([`super::PreconfStore::open`]).
 //!
 //! Record: `len u32 (big-endian) | keccak256(payload) | payload`, the payload being the JSON
 //! array of its batches ([`WalRecord`]; a single object is read as one batch). One record is
-//! one sync, so a crash keeps all of a record's batches or none. A bad *last* record (cut short, or its checksum wrong) is a torn append that was
-//! never acknowledged, and is dropped. A bad record with more after it, or one whose checksum
-//! holds but whose JSON does not parse, is corruption: opening fails rather than losing
-//! acknowledged batches, and the file is left as it is.
+//! one sync, so a crash keeps all of a record's batches or none. A bad *last* record (cut short,
+//! or its checksum wrong) is a torn append that was never acknowledged, and is dropped. A bad
+//! record with more after it, or one whose checksum holds but whose JSON does not parse, is
+//! corruption: opening fails rather than losing acknowledged batches, and the file is left as
+//! it is.
 
 use super::{
     error::{PreconfError, Result},
